@@ -1,0 +1,152 @@
+"""Writing a batch of ledger rows and keeping the rollups in step, as set-based SQL.
+
+A batch lands in a temporary table first; only the rows the ledger does not already hold go
+on, so the rollups count each activity once however often it is sent.
+"""
+
+from __future__ import annotations
+
+from .ledger import DAY_MS, Kind, LedgerRow
+
+TEMP_TABLES = """
+CREATE TEMP TABLE IF NOT EXISTS incoming (
+    server_id INTEGER, user_id INTEGER, ts INTEGER, kind INTEGER, amount REAL, detail TEXT
+);
+CREATE TEMP TABLE IF NOT EXISTS fresh (
+    server_id INTEGER, user_id INTEGER, ts INTEGER, kind INTEGER, amount REAL, detail TEXT
+);
+CREATE TEMP TABLE IF NOT EXISTS streak_users (
+    server_id INTEGER, user_id INTEGER, from_day INTEGER, PRIMARY KEY (server_id, user_id)
+);
+"""
+
+_CLAIM, _REWARD, _SPEND = int(Kind.CLAIM), int(Kind.REWARD), int(Kind.SPEND)
+_EVENT, _VOICE, _JOIN = int(Kind.EVENT), int(Kind.VOICE), int(Kind.JOIN)
+_PAYS_OUT = f"(kind IN ({_CLAIM}, {_REWARD}) AND amount > 0)"
+
+STEPS = [
+    "DELETE FROM temp.fresh",
+    """
+    INSERT INTO temp.fresh
+    SELECT DISTINCT i.* FROM temp.incoming AS i
+    WHERE NOT EXISTS (
+        SELECT 1 FROM ledger AS l
+        WHERE l.server_id = i.server_id AND l.user_id = i.user_id AND l.ts = i.ts
+          AND l.kind = i.kind AND l.amount = i.amount AND l.detail = i.detail)
+    """,
+    """
+    INSERT INTO ledger (server_id, user_id, ts, kind, amount, detail)
+    SELECT server_id, user_id, ts, kind, amount, detail FROM temp.fresh ORDER BY server_id, ts
+    """,
+    f"""
+    INSERT INTO daily_user
+        (server_id, day, user_id, claims, rewards, ltz_in, ltz_out, events, voice_sessions)
+    SELECT server_id, ts / {DAY_MS}, user_id,
+           SUM(kind = {_CLAIM}),
+           SUM({_PAYS_OUT}),
+           SUM(CASE WHEN {_PAYS_OUT} THEN amount ELSE 0 END),
+           SUM(CASE WHEN kind = {_SPEND} THEN amount ELSE 0 END),
+           SUM(kind = {_EVENT}),
+           SUM(kind = {_VOICE})
+    FROM temp.fresh
+    WHERE kind IN ({_CLAIM}, {_REWARD}, {_SPEND}, {_EVENT}, {_VOICE})
+    GROUP BY 1, 2, 3
+    ON CONFLICT (server_id, day, user_id) DO UPDATE SET
+        claims = claims + excluded.claims,
+        rewards = rewards + excluded.rewards,
+        ltz_in = ltz_in + excluded.ltz_in,
+        ltz_out = ltz_out + excluded.ltz_out,
+        events = events + excluded.events,
+        voice_sessions = voice_sessions + excluded.voice_sessions
+    """,
+    f"""
+    INSERT INTO members (server_id, user_id, first_join_ts, first_seen_ts, first_engage_ts,
+                         first_reward_ts, balance)
+    SELECT server_id, user_id,
+           MIN(CASE WHEN kind = {_JOIN} THEN ts END),
+           MIN(ts),
+           MIN(CASE WHEN kind IN ({_CLAIM}, {_REWARD}, {_EVENT}) THEN ts END),
+           MIN(CASE WHEN {_PAYS_OUT} THEN ts END),
+           SUM(CASE WHEN {_PAYS_OUT} THEN amount WHEN kind = {_SPEND} THEN -amount ELSE 0 END)
+    FROM temp.fresh
+    WHERE true
+    GROUP BY 1, 2
+    ON CONFLICT (server_id, user_id) DO UPDATE SET
+        first_join_ts = coalesce(min(first_join_ts, excluded.first_join_ts),
+                                 first_join_ts, excluded.first_join_ts),
+        first_seen_ts = min(first_seen_ts, excluded.first_seen_ts),
+        first_engage_ts = coalesce(min(first_engage_ts, excluded.first_engage_ts),
+                                   first_engage_ts, excluded.first_engage_ts),
+        first_reward_ts = coalesce(min(first_reward_ts, excluded.first_reward_ts),
+                                   first_reward_ts, excluded.first_reward_ts),
+        balance = balance + excluded.balance
+    """,
+    f"""
+    INSERT INTO servers (server_id, first_ts, last_ts, max_voice_ms)
+    SELECT server_id, MIN(ts), MAX(ts),
+           MAX(CASE WHEN kind = {_VOICE} THEN CAST(amount * 1000 AS INTEGER) ELSE 0 END)
+    FROM temp.fresh
+    WHERE true
+    GROUP BY 1
+    ON CONFLICT (server_id) DO UPDATE SET
+        first_ts = min(first_ts, excluded.first_ts),
+        last_ts = max(last_ts, excluded.last_ts),
+        max_voice_ms = max(max_voice_ms, excluded.max_voice_ms)
+    """,
+    "DELETE FROM temp.streak_users",
+    f"""
+    INSERT INTO temp.streak_users
+    SELECT server_id, user_id, MIN(ts / {DAY_MS}) FROM temp.fresh
+    WHERE kind = {_CLAIM} GROUP BY 1, 2
+    """,
+    # A streak is the length of the run of claim days ending on a day. New claim days can
+    # arrive out of order (imports), so the runs from the day before the earliest new claim
+    # day onwards are renumbered; the day before keeps its stored length as the base.
+    """
+    WITH days AS (
+        SELECT d.server_id, d.user_id, d.day, d.streak, s.from_day
+        FROM temp.streak_users AS s
+        JOIN daily_user AS d ON d.server_id = s.server_id AND d.user_id = s.user_id
+        WHERE d.day >= s.from_day - 1 AND d.claims > 0
+          AND d.day >= (SELECT MIN(from_day) - 1 FROM temp.streak_users)
+    ),
+    islands AS (
+        SELECT *, day - ROW_NUMBER() OVER (PARTITION BY server_id, user_id ORDER BY day) AS run
+        FROM days
+    ),
+    numbered AS (
+        SELECT server_id, user_id, day, from_day,
+               ROW_NUMBER() OVER run_days AS position,
+               FIRST_VALUE(day) OVER run_days AS first_day,
+               FIRST_VALUE(streak) OVER run_days AS first_streak
+        FROM islands
+        WINDOW run_days AS (PARTITION BY server_id, user_id, run ORDER BY day)
+    )
+    UPDATE daily_user SET streak = CASE
+        WHEN n.first_day = n.from_day - 1 THEN n.first_streak - 1 + n.position
+        ELSE n.position END
+    FROM numbered AS n
+    WHERE daily_user.server_id = n.server_id AND daily_user.day = n.day
+      AND daily_user.user_id = n.user_id
+    """,
+]
+
+
+def as_parameters(rows: list[LedgerRow]) -> list[tuple]:
+    return [
+        (row.server_id, row.user_id, row.ts_ms, int(row.kind), row.amount, row.detail)
+        for row in rows
+    ]
+
+
+async def ingest(conn, rows: list[LedgerRow]) -> int:
+    """Write `rows` inside the caller's transaction; return how many were new."""
+    await conn.execute("DELETE FROM temp.incoming")
+    await conn.executemany("INSERT INTO temp.incoming VALUES (?, ?, ?, ?, ?, ?)", as_parameters(rows))
+    added = 0
+    for number, step in enumerate(STEPS):
+        cursor = await conn.execute(step)
+        if number == 2:
+            added = cursor.rowcount
+    await conn.execute("DELETE FROM temp.incoming")
+    return added

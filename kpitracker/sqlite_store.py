@@ -1,0 +1,316 @@
+"""The embedded store: one SQLite file in WAL mode, reached through aiosqlite.
+
+All writes go through one connection, one transaction at a time, behind an asyncio lock, so
+two jobs never compete for SQLite's write lock. Live activity is queued and written in
+batches by a background task; reads use a second connection and see a consistent snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sqlite3
+import time
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import aiosqlite
+
+from . import ingest, schema
+from .ledger import Kind, LedgerRow
+from .sqlite_metrics import MetricReader
+from .store import Snapshot
+
+log = logging.getLogger("red.kpicogs.kpitracker.store")
+
+BATCH_ROWS = 5_000
+
+
+class SqliteStore:
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+        self._read_lock = self._write_lock if reader is writer else asyncio.Lock()
+        self._pending: list[tuple[list[LedgerRow], asyncio.Future]] = []
+        self._wake = asyncio.Event()
+        self._flusher: asyncio.Task | None = None
+
+    @classmethod
+    async def open(cls, path: str | Path) -> "SqliteStore":
+        """Open (creating or migrating) the database at `path`; ":memory:" for a scratch one."""
+        in_memory = str(path) == ":memory:"
+        writer = await aiosqlite.connect(str(path), isolation_level=None)
+        try:
+            await _configure(writer, in_memory)
+            await _migrate(writer)
+            await writer.executescript(ingest.TEMP_TABLES)
+            reader = writer
+            if not in_memory:
+                reader = await aiosqlite.connect(str(path), isolation_level=None)
+                await _configure(reader, in_memory)
+                await reader.execute("PRAGMA query_only = ON")
+        except BaseException:
+            await writer.close()
+            raise
+        store = cls(writer, reader)
+        store._flusher = asyncio.create_task(store._flush_forever(), name="kpitracker-ledger-writer")
+        return store
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._wake.set()
+            await self._drain()
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        if self._reader is not self._writer:
+            await self._reader.close()
+        await self._writer.close()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def transaction(self, work: Callable[[aiosqlite.Connection], Awaitable]):
+        """Run `work(connection)` as the only writer, in one immediate transaction."""
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                result = await work(self._writer)
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            await self._writer.execute("COMMIT")
+            return result
+
+    async def add(self, rows: list[LedgerRow], *, wait: bool = True) -> None:
+        if not rows:
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((list(rows), future))
+        self._wake.set()
+        if wait:
+            await asyncio.shield(future)
+        else:
+            future.add_done_callback(_consume)
+
+    async def import_rows(self, rows: list[LedgerRow]) -> int:
+        return await self.transaction(lambda conn: ingest.ingest(conn, rows))
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._drain()
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, futures, size = [], [], 0
+            while self._pending and size < BATCH_ROWS:
+                rows, future = self._pending.pop(0)
+                batch.extend(rows)
+                futures.append(future)
+                size += len(rows)
+            try:
+                await self.import_rows(batch)
+            except Exception as error:
+                log.exception("Could not write %d ledger rows", len(batch))
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(error)
+            else:
+                for future in futures:
+                    if not future.done():
+                        future.set_result(None)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def read(self, work: Callable[[aiosqlite.Connection], Awaitable]):
+        """Run `work(connection)` inside one read transaction, so every query sees one state."""
+        async with self._read_lock:
+            await self._reader.execute("BEGIN")
+            try:
+                return await work(self._reader)
+            finally:
+                await self._reader.execute("COMMIT")
+
+    async def metrics(self, server_id: int, at_ms: int, period_days: int) -> dict:
+        return await self.read(
+            lambda conn: MetricReader(conn, server_id, at_ms, period_days).compute()
+        )
+
+    async def _one(self, sql: str, params: list) -> tuple | None:
+        async def work(conn):
+            cursor = await conn.execute(sql, params)
+            return await cursor.fetchone()
+
+        return await self.read(work)
+
+    async def _all(self, sql: str, params: list) -> list[tuple]:
+        async def work(conn):
+            cursor = await conn.execute(sql, params)
+            return list(await cursor.fetchall())
+
+        return await self.read(work)
+
+    async def span(self, server_id: int) -> tuple[int, int] | None:
+        return await self._one(
+            "SELECT first_ts, last_ts FROM servers WHERE server_id = ?", [server_id]
+        )
+
+    async def server_ids(self) -> list[int]:
+        return [row[0] for row in await self._all("SELECT server_id FROM servers", [])]
+
+    async def users_seen(self, server_id: int, before_ms: int) -> int:
+        row = await self._one(
+            "SELECT COUNT(*) FROM members WHERE server_id = ? AND first_seen_ts < ?",
+            [server_id, before_ms],
+        )
+        return row[0]
+
+    async def ledger_rows(
+        self, server_id: int, start_ms: int | None = None, end_ms: int | None = None
+    ) -> list[LedgerRow]:
+        rows = await self._all(
+            "SELECT server_id, user_id, ts, kind, amount, detail FROM ledger "
+            "WHERE server_id = ? AND ts >= ? AND ts < ? ORDER BY ts, id",
+            [server_id, start_ms or 0, end_ms if end_ms is not None else 2**62],
+        )
+        return [LedgerRow(s, u, ts, Kind(k), a, d) for s, u, ts, k, a, d in rows]
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    async def put_snapshot(self, snapshot: Snapshot) -> bool:
+        async def work(conn):
+            cursor = await conn.execute(
+                "INSERT OR IGNORE INTO discord_kpi_snapshots "
+                "(server_id, snapshot_date, snapshot_type, metrics, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    snapshot.server_id,
+                    snapshot.snapshot_date,
+                    snapshot.snapshot_type,
+                    json.dumps(snapshot.metrics, allow_nan=False),
+                    int(time.time() * 1000),
+                ],
+            )
+            return cursor.rowcount == 1
+
+        return await self.transaction(work)
+
+    async def snapshots(
+        self,
+        server_id: int,
+        start: str | None = None,
+        end: str | None = None,
+        snapshot_type: str = "daily",
+    ) -> list[Snapshot]:
+        rows = await self._all(
+            "SELECT snapshot_date, metrics FROM discord_kpi_snapshots "
+            "WHERE server_id = ? AND snapshot_type = ? AND snapshot_date >= ? "
+            "AND snapshot_date <= ? ORDER BY snapshot_date",
+            [server_id, snapshot_type, start or "0000-00-00", end or "9999-99-99"],
+        )
+        return [Snapshot(server_id, date, snapshot_type, json.loads(data)) for date, data in rows]
+
+    async def snapshot_dates(self, server_id: int, snapshot_type: str = "daily") -> set[str]:
+        rows = await self._all(
+            "SELECT snapshot_date FROM discord_kpi_snapshots "
+            "WHERE server_id = ? AND snapshot_type = ?",
+            [server_id, snapshot_type],
+        )
+        return {row[0] for row in rows}
+
+    # -- deletion ----------------------------------------------------------------------------
+
+    async def delete_user(self, user_id: int) -> int:
+        async def work(conn):
+            cursor = await conn.execute(
+                "SELECT server_id FROM members WHERE user_id = ?", [user_id]
+            )
+            servers = [row[0] for row in await cursor.fetchall()]
+            removed = 0
+            for server_id in servers:
+                cursor = await conn.execute(
+                    "DELETE FROM ledger WHERE server_id = ? AND user_id = ?", [server_id, user_id]
+                )
+                removed += cursor.rowcount
+                for table in ("daily_user", "members"):
+                    await conn.execute(
+                        f"DELETE FROM {table} WHERE server_id = ? AND user_id = ?",
+                        [server_id, user_id],
+                    )
+                await _refresh_server_span(conn, server_id)
+            return removed
+
+        return await self.transaction(work)
+
+    async def delete_server(self, server_id: int) -> None:
+        async def work(conn):
+            for table in ("ledger", "daily_user", "members", "servers", "discord_kpi_snapshots"):
+                await conn.execute(f"DELETE FROM {table} WHERE server_id = ?", [server_id])
+
+        await self.transaction(work)
+
+
+async def _refresh_server_span(conn: aiosqlite.Connection, server_id: int) -> None:
+    cursor = await conn.execute(
+        "SELECT MIN(ts), MAX(ts) FROM ledger WHERE server_id = ?", [server_id]
+    )
+    first, last = await cursor.fetchone()
+    if first is None:
+        await conn.execute("DELETE FROM servers WHERE server_id = ?", [server_id])
+    else:
+        await conn.execute(
+            "UPDATE servers SET first_ts = ?, last_ts = ? WHERE server_id = ?",
+            [first, last, server_id],
+        )
+
+
+async def _configure(conn: aiosqlite.Connection, in_memory: bool) -> None:
+    if not in_memory:
+        await conn.execute("PRAGMA journal_mode = WAL")
+    # FULL makes every committed batch survive a power cut; batches keep commits few.
+    await conn.execute("PRAGMA synchronous = FULL")
+    await conn.execute("PRAGMA busy_timeout = 10000")
+    await conn.execute("PRAGMA temp_store = MEMORY")
+    await conn.execute("PRAGMA cache_size = -32000")
+
+
+async def _migrate(conn: aiosqlite.Connection) -> None:
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        await conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        cursor = await conn.execute("SELECT value FROM meta WHERE key = 'schema_version'")
+        row = await cursor.fetchone()
+        current = int(row[0]) if row else 0
+        for version, script in schema.pending_steps(current):
+            for statement in _statements(script):
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [str(version)],
+            )
+            log.info("KPI database migrated to schema version %d", version)
+    except BaseException:
+        await conn.execute("ROLLBACK")
+        raise
+    await conn.execute("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return [statement for statement in statements if statement]
+
+
+def _consume(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
