@@ -10,10 +10,12 @@ from .ledger import DAY_MS, Kind, LedgerRow
 
 TEMP_TABLES = """
 CREATE TEMP TABLE IF NOT EXISTS incoming (
-    server_id INTEGER, user_id INTEGER, ts INTEGER, kind INTEGER, amount REAL, detail TEXT
+    server_id INTEGER, user_id INTEGER, ts INTEGER, kind INTEGER, amount REAL, detail TEXT,
+    seq INTEGER
 );
 CREATE TEMP TABLE IF NOT EXISTS fresh (
-    server_id INTEGER, user_id INTEGER, ts INTEGER, kind INTEGER, amount REAL, detail TEXT
+    server_id INTEGER, user_id INTEGER, ts INTEGER, kind INTEGER, amount REAL, detail TEXT,
+    seq INTEGER
 );
 CREATE TEMP TABLE IF NOT EXISTS streak_users (
     server_id INTEGER, user_id INTEGER, from_day INTEGER, PRIMARY KEY (server_id, user_id)
@@ -32,11 +34,13 @@ STEPS = [
     WHERE NOT EXISTS (
         SELECT 1 FROM ledger AS l
         WHERE l.server_id = i.server_id AND l.user_id = i.user_id AND l.ts = i.ts
-          AND l.kind = i.kind AND l.amount = i.amount AND l.detail = i.detail)
+          AND l.kind = i.kind AND l.amount = i.amount AND l.detail = i.detail
+          AND l.seq = i.seq)
     """,
     """
-    INSERT INTO ledger (server_id, user_id, ts, kind, amount, detail)
-    SELECT server_id, user_id, ts, kind, amount, detail FROM temp.fresh ORDER BY server_id, ts
+    INSERT INTO ledger (server_id, user_id, ts, kind, amount, detail, seq)
+    SELECT server_id, user_id, ts, kind, amount, detail, seq FROM temp.fresh
+    ORDER BY server_id, ts
     """,
     f"""
     INSERT INTO daily_user
@@ -132,17 +136,32 @@ STEPS = [
 ]
 
 
-def as_parameters(rows: list[LedgerRow]) -> list[tuple]:
-    return [
-        (row.server_id, row.user_id, row.ts_ms, int(row.kind), row.amount, row.detail)
-        for row in rows
-    ]
+def as_parameters(rows: list[LedgerRow], *, numbered: bool) -> list[tuple]:
+    """Rows as SQL parameters; `numbered` counts the copies of a row that repeats in `rows`."""
+    seen: dict[LedgerRow, int] = {}
+    parameters = []
+    for row in rows:
+        seq = 0
+        if numbered:
+            seq = seen.get(row, 0)
+            seen[row] = seq + 1
+        parameters.append(
+            (row.server_id, row.user_id, row.ts_ms, int(row.kind), row.amount, row.detail, seq)
+        )
+    return parameters
 
 
-async def ingest(conn, rows: list[LedgerRow]) -> int:
-    """Write `rows` inside the caller's transaction; return how many were new."""
+async def ingest(conn, rows: list[LedgerRow], *, numbered: bool = False) -> int:
+    """Write `rows` inside the caller's transaction; return how many were new.
+
+    Rows from one file are `numbered`: a row that the file holds twice is two activities.
+    Live rows are not: the same row sent twice is one activity sent twice.
+    """
     await conn.execute("DELETE FROM temp.incoming")
-    await conn.executemany("INSERT INTO temp.incoming VALUES (?, ?, ?, ?, ?, ?)", as_parameters(rows))
+    await conn.executemany(
+        "INSERT INTO temp.incoming VALUES (?, ?, ?, ?, ?, ?, ?)",
+        as_parameters(rows, numbered=numbered),
+    )
     added = 0
     for number, step in enumerate(STEPS):
         cursor = await conn.execute(step)

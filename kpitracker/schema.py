@@ -25,11 +25,13 @@ CREATE TABLE IF NOT EXISTS ledger (
     ts        INTEGER NOT NULL,          -- milliseconds since the epoch, UTC
     kind      INTEGER NOT NULL,          -- kpitracker.ledger.Kind
     amount    REAL    NOT NULL DEFAULT 0,
-    detail    TEXT    NOT NULL DEFAULT ''
+    detail    TEXT    NOT NULL DEFAULT '',
+    seq       INTEGER NOT NULL DEFAULT 0 -- the nth identical row of an imported file
 );
--- One row per distinct activity: importing a file twice adds nothing the second time.
+-- One row per distinct activity: importing a file twice adds nothing the second time, while
+-- a file that really holds the same row twice (a badge awarded twice at once) keeps both.
 CREATE UNIQUE INDEX IF NOT EXISTS ledger_identity
-    ON ledger (server_id, user_id, ts, kind, amount, detail);
+    ON ledger (server_id, user_id, ts, kind, amount, detail, seq);
 CREATE INDEX IF NOT EXISTS ledger_time ON ledger (server_id, ts);
 
 CREATE TABLE IF NOT EXISTS daily_user (
@@ -64,6 +66,14 @@ CREATE TABLE IF NOT EXISTS servers (
     first_ts     INTEGER NOT NULL,
     last_ts      INTEGER NOT NULL,
     max_voice_ms INTEGER NOT NULL DEFAULT 0
+);
+
+-- Voice sessions in progress, so that a restart does not lose them.
+CREATE TABLE IF NOT EXISTS voice_open (
+    server_id INTEGER NOT NULL,
+    user_id   INTEGER NOT NULL,
+    start_ts  INTEGER NOT NULL,
+    PRIMARY KEY (server_id, user_id)
 );
 
 CREATE TABLE IF NOT EXISTS discord_kpi_snapshots (

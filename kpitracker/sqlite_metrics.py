@@ -169,7 +169,7 @@ class MetricReader:
                        SELECT user_id FROM ({current}) WHERE claims > 0))
             FROM ({previous}) WHERE claims > 0
             """,
-            previous_params + current_params,
+            current_params + previous_params,
         )
         return _share(lost, before)
 

@@ -97,6 +97,9 @@ class SqliteStore:
             future.add_done_callback(_consume)
 
     async def import_rows(self, rows: list[LedgerRow]) -> int:
+        return await self.transaction(lambda conn: ingest.ingest(conn, rows, numbered=True))
+
+    async def _write_live(self, rows: list[LedgerRow]) -> int:
         return await self.transaction(lambda conn: ingest.ingest(conn, rows))
 
     async def _flush_forever(self) -> None:
@@ -114,7 +117,7 @@ class SqliteStore:
                 futures.append(future)
                 size += len(rows)
             try:
-                await self.import_rows(batch)
+                await self._write_live(batch)
             except Exception as error:
                 log.exception("Could not write %d ledger rows", len(batch))
                 for future in futures:
@@ -223,6 +226,55 @@ class SqliteStore:
         )
         return {row[0] for row in rows}
 
+    # -- voice sessions in progress ----------------------------------------------------------
+
+    async def voice_started(self, server_id: int, user_id: int, start_ms: int) -> None:
+        """Remember that a session began; a session already open keeps its start."""
+
+        async def work(conn):
+            await conn.execute(
+                "INSERT OR IGNORE INTO voice_open (server_id, user_id, start_ts) VALUES (?, ?, ?)",
+                [server_id, user_id, start_ms],
+            )
+
+        await self.transaction(work)
+
+    async def voice_ended(self, server_id: int, user_id: int, end_ms: int) -> LedgerRow | None:
+        """Close an open session and record it as a voice row, in one transaction."""
+
+        async def work(conn):
+            cursor = await conn.execute(
+                "DELETE FROM voice_open WHERE server_id = ? AND user_id = ? RETURNING start_ts",
+                [server_id, user_id],
+            )
+            found = await cursor.fetchone()
+            await cursor.close()
+            if found is None:
+                return None
+            start = found[0]
+            row = LedgerRow(server_id, user_id, start, Kind.VOICE, max(0, end_ms - start) / 1000)
+            await ingest.ingest(conn, [row])
+            return row
+
+        return await self.transaction(work)
+
+    async def open_voice_sessions(self) -> list[tuple[int, int, int]]:
+        return await self._all("SELECT server_id, user_id, start_ts FROM voice_open", [])
+
+    async def get_meta(self, key: str) -> str | None:
+        row = await self._one("SELECT value FROM meta WHERE key = ?", [key])
+        return row[0] if row else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async def work(conn):
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
+
+        await self.transaction(work)
+
     # -- deletion ----------------------------------------------------------------------------
 
     async def delete_user(self, user_id: int) -> int:
@@ -237,7 +289,7 @@ class SqliteStore:
                     "DELETE FROM ledger WHERE server_id = ? AND user_id = ?", [server_id, user_id]
                 )
                 removed += cursor.rowcount
-                for table in ("daily_user", "members"):
+                for table in ("daily_user", "members", "voice_open"):
                     await conn.execute(
                         f"DELETE FROM {table} WHERE server_id = ? AND user_id = ?",
                         [server_id, user_id],
@@ -249,7 +301,9 @@ class SqliteStore:
 
     async def delete_server(self, server_id: int) -> None:
         async def work(conn):
-            for table in ("ledger", "daily_user", "members", "servers", "discord_kpi_snapshots"):
+            for table in (
+                "ledger", "daily_user", "members", "servers", "voice_open", "discord_kpi_snapshots"
+            ):
                 await conn.execute(f"DELETE FROM {table} WHERE server_id = ?", [server_id])
 
         await self.transaction(work)

@@ -1,0 +1,205 @@
+"""The `kpi` commands for setting, listing and reporting KPIs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import discord
+from discord import app_commands
+from discord.ext.commands import FlagConverter, flag
+from redbot.core import commands
+from redbot.core.utils.chat_formatting import pagify
+
+from .catalogue import METRICS, PERIOD_DAYS, SHORT_NAMES
+from .converters import MetricName, Period, Target, Threshold
+from .kpis import Kpi, alert_line, status
+from .ledger import to_ms
+from .report import KpiReading, batches, report_embeds
+
+log = logging.getLogger("red.kpicogs.kpitracker")
+
+
+class Flags(FlagConverter, prefix="", delimiter=":", case_insensitive=True):
+    """Options are written `key:value`, as in `metric:daily_active_users`."""
+
+
+class SetFlags(Flags):
+    metric: str = flag(converter=MetricName, description="The metric, e.g. daily_active_users")
+    target: float = flag(converter=Target, description="The target value, e.g. 500")
+    period: str = flag(
+        converter=Period, default="week", description="day, week, month or quarter"
+    )
+    alert_threshold: Optional[float] = flag(
+        converter=Threshold, default=None, description="Alert past this % of target, e.g. 80"
+    )
+
+
+class MetricFlags(Flags):
+    metric: str = flag(converter=MetricName, description="The metric, e.g. daily_active_users")
+
+
+async def autocomplete_metric(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    typed = current.lower().strip()
+    names = [name for name in METRICS if typed in name]
+    names += [SHORT_NAMES[short] for short in SHORT_NAMES if typed and short.startswith(typed)]
+    unique = list(dict.fromkeys(names))[:25]
+    return [app_commands.Choice(name=name, value=name) for name in unique]
+
+
+class KpiCommands:
+    """Setting, listing and reporting KPIs."""
+
+    @commands.hybrid_group(name="kpi")
+    @commands.guild_only()
+    async def kpi(self, ctx: commands.Context) -> None:
+        """Track KPIs for this server's loyalty program."""
+        if ctx.invoked_subcommand is None:
+            await ctx.send_help()
+
+    @kpi.command(name="set")
+    @commands.admin_or_permissions(manage_guild=True)
+    async def kpi_set(self, ctx: commands.Context, *, options: SetFlags) -> None:
+        """Create or change a KPI: a target for a metric over a period.
+
+        **Options**
+        - `metric:` one of the sixteen metrics (full or short name)
+        - `target:` the value to reach (or to stay under, for churn_rate and the like)
+        - `period:` day, week, month or quarter (default week)
+        - `alert_threshold:` alert past this percentage of the target (optional)
+
+        **Example**
+        - `[p]kpi set metric:daily_active_users target:500 period:week`
+        - `[p]kpi set metric:streak_retention target:70 alert_threshold:80`
+        """
+        kpi = Kpi(options.metric, options.target, options.period, options.alert_threshold)
+        async with self.config.guild(ctx.guild).kpis() as kpis:
+            existed = kpi.metric in kpis
+            kpis[kpi.metric] = kpi.to_config()
+        verb = "Updated" if existed else "Created"
+        info = kpi.info
+        message = f"{verb} KPI `{kpi.metric}`: target {info.format(kpi.target_value)} per {kpi.period}."
+        line = alert_line(kpi)
+        if line is not None:
+            direction = "below" if info.higher_is_better else "above"
+            message += (
+                f" Alerts when it is {direction} {info.format(line)} "
+                f"({kpi.alert_threshold:g}% of target)."
+            )
+        await ctx.send(message)
+
+    @kpi_set.autocomplete("metric")
+    async def _set_metric_autocomplete(self, interaction, current):
+        return await autocomplete_metric(interaction, current)
+
+    @kpi.command(name="list")
+    async def kpi_list(self, ctx: commands.Context) -> None:
+        """Show every KPI of this server, active and inactive."""
+        kpis = await self.get_kpis(ctx.guild)
+        if not kpis:
+            await ctx.send("No KPIs are set. Create one with `kpi set metric:<name> target:<value>`.")
+            return
+        lines = []
+        for title, active in (("Active", True), ("Inactive", False)):
+            chosen = [kpi for kpi in kpis if kpi.is_active is active]
+            if not chosen:
+                continue
+            lines.append(f"**{title}**")
+            for kpi in sorted(chosen, key=lambda item: item.metric):
+                info = kpi.info
+                threshold = (
+                    f", alert at {kpi.alert_threshold:g}%" if kpi.alert_threshold is not None else ""
+                )
+                lines.append(
+                    f"- `{kpi.metric}`: target {info.format(kpi.target_value)} per {kpi.period}"
+                    f"{threshold}"
+                )
+        for page in pagify("\n".join(lines)):
+            await ctx.send(page)
+
+    @kpi.command(name="report")
+    async def kpi_report(self, ctx: commands.Context) -> None:
+        """Show each active KPI's actual value, target, achievement and status.
+
+        **Example**
+        - `[p]kpi report`
+        """
+        async with ctx.typing():
+            readings, at = await self.current_readings(ctx.guild)
+        footer = (
+            f"Values at {at:%Y-%m-%d %H:%M} UTC over each KPI's trailing period · "
+            "holdings from the ledger"
+        )
+        embeds = report_embeds(f"KPI report · {ctx.guild.name}", readings, footer)
+        for group in batches(embeds):
+            await ctx.send(embeds=group)
+
+    async def current_readings(self, guild: discord.Guild) -> tuple[list[KpiReading], object]:
+        at = self.clock()
+        at_ms = to_ms(at)
+        active = [kpi for kpi in await self.get_kpis(guild) if kpi.is_active]
+        values_by_period: dict[str, dict] = {}
+        for period in {kpi.period for kpi in active}:
+            values_by_period[period] = await self.store.metrics(guild.id, at_ms, PERIOD_DAYS[period])
+        readings = [
+            KpiReading(kpi, values_by_period[kpi.period].get(kpi.metric))
+            for kpi in sorted(active, key=lambda item: item.metric)
+        ]
+        return readings, at
+
+    async def _set_active(self, ctx: commands.Context, metric: str, active: bool) -> None:
+        async with self.config.guild(ctx.guild).kpis() as kpis:
+            if metric not in kpis:
+                await ctx.send(
+                    f"There is no KPI for `{metric}`; create it with "
+                    f"`kpi set metric:{metric} target:<value>`."
+                )
+                return
+            kpis[metric]["is_active"] = active
+        state = "enabled" if active else "disabled"
+        await ctx.send(f"KPI `{metric}` is {state}.")
+
+    @kpi.command(name="enable")
+    @commands.admin_or_permissions(manage_guild=True)
+    async def kpi_enable(self, ctx: commands.Context, *, options: MetricFlags) -> None:
+        """Turn a KPI back on, so reports and snapshots include it.
+
+        **Example**
+        - `[p]kpi enable metric:daily_active_users`
+        """
+        await self._set_active(ctx, options.metric, True)
+
+    @kpi.command(name="disable")
+    @commands.admin_or_permissions(manage_guild=True)
+    async def kpi_disable(self, ctx: commands.Context, *, options: MetricFlags) -> None:
+        """Pause a KPI without losing its settings.
+
+        **Example**
+        - `[p]kpi disable metric:churn_rate`
+        """
+        await self._set_active(ctx, options.metric, False)
+
+    @kpi.command(name="remove")
+    @commands.admin_or_permissions(manage_guild=True)
+    async def kpi_remove(self, ctx: commands.Context, *, options: MetricFlags) -> None:
+        """Delete a KPI and its settings; its past snapshots stay.
+
+        **Example**
+        - `[p]kpi remove metric:churn_rate`
+        """
+        async with self.config.guild(ctx.guild).kpis() as kpis:
+            removed = kpis.pop(options.metric, None)
+        if removed is None:
+            await ctx.send(f"There is no KPI for `{options.metric}`; `kpi list` shows the KPIs set.")
+            return
+        await ctx.send(f"Removed KPI `{options.metric}`.")
+
+    for _command in (kpi_enable, kpi_disable, kpi_remove):
+
+        @_command.autocomplete("metric")
+        async def _metric_autocomplete(self, interaction, current):
+            return await autocomplete_metric(interaction, current)
+
+    del _command
