@@ -97,7 +97,7 @@ class DataCommands:
             try:
                 rows = await asyncio.to_thread(parse_ledger_file, data, file.filename, ctx.guild.id)
             except LedgerFileError as error:
-                await ctx.send(f"Nothing was imported: {error}")
+                await ctx.send(f"Nothing was imported: {error}.")
                 return
             added = await self.store.import_rows(rows)
         log.info("Imported %d new ledger rows into guild %s", added, ctx.guild.id)

@@ -29,6 +29,14 @@ def explain_input_error(ctx: commands.Context, error: BaseException) -> str | No
     """The sentence to send for bad input, or None when the error is not the user's."""
     error = _root(error)
     usage = f"`{ctx.clean_prefix}help {ctx.command.qualified_name}`" if ctx.command else "the help"
+    if isinstance(error, commands.NoPrivateMessage):
+        return "This command works only in a server."
+    if isinstance(error, (commands.CheckFailure, app_commands.CheckFailure)):
+        name = ctx.command.qualified_name if ctx.command else "this command"
+        return (
+            f"Only server admins (the bot's admin role or the Manage Server permission) "
+            f"can use `{name}`."
+        )
     if isinstance(error, commands.MissingRequiredFlag):
         return f"The option `{error.flag.name}:` is required; {usage} shows an example."
     if isinstance(error, commands.MissingFlagArgument):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import logging
 from datetime import timezone
 
@@ -21,10 +20,12 @@ class ActivityListeners:
 
     async def start_listeners(self) -> None:
         self._payday_balances: dict[int, int] = {}
+        self.bot.before_invoke(self._before_payday)
         if self.bot.is_ready():
             await self.resume_voice_sessions()
 
     async def stop_listeners(self) -> None:
+        self.bot.remove_before_invoke_hook(self._before_payday)
         await self.store.set_meta(STOPPED_AT, str(to_ms(self.clock())))
 
     async def _record_member(self, member: discord.Member, kind: Kind) -> None:
@@ -89,28 +90,26 @@ class ActivityListeners:
 
     # -- Red's Economy as a loyalty program ----------------------------------------------------
 
-    @commands.Cog.listener()
-    async def on_command(self, ctx: commands.Context) -> None:
+    async def _before_payday(self, ctx: commands.Context) -> None:
+        # A hook that runs before the command does, unlike an `on_command` listener.
         if not await self._tracks_payday(ctx):
             return
-        self._payday_balances[ctx.message.id] = await bank.get_balance(ctx.author)
+        self._payday_balances[ctx.message.id] = (
+            await bank.get_balance(ctx.author),
+            await _last_payday(ctx),
+        )
 
     @commands.Cog.listener()
     async def on_command_completion(self, ctx: commands.Context) -> None:
         before = self._payday_balances.pop(ctx.message.id, None)
-        if before is None or not await self._tracks_payday(ctx):
+        if before is None:
             return
-        # Economy stamps the member's last payday with the message time only when it paid;
-        # a payday refused by its cooldown leaves the stamp alone.
-        economy = ctx.cog
-        stamp = calendar.timegm(ctx.message.created_at.utctimetuple())
-        if await bank.is_global():
-            last = await economy.config.user(ctx.author).next_payday()
-        else:
-            last = await economy.config.member(ctx.author).next_payday()
-        if last != stamp:
+        balance, last_payday = before
+        # Economy stamps the member's last payday only when it paid; a payday refused by its
+        # cooldown leaves the stamp as it was.
+        if await _last_payday(ctx) == last_payday:
             return
-        paid = await bank.get_balance(ctx.author) - before
+        paid = await bank.get_balance(ctx.author) - balance
         row = make_row(
             ctx.guild.id,
             ctx.author.id,
@@ -130,3 +129,9 @@ class ActivityListeners:
             return False
         return await self.config.guild(ctx.guild).economy_claims()
 
+
+async def _last_payday(ctx: commands.Context) -> int:
+    economy = ctx.cog.config
+    if await bank.is_global():
+        return await economy.user(ctx.author).next_payday()
+    return await economy.member(ctx.author).next_payday()

@@ -86,15 +86,17 @@ class SnapshotJob:
 
     async def snapshot_guild(self, guild: discord.Guild, today: date) -> int:
         """Write the missing snapshots of one guild for the days before `today`."""
+        span = await self.store.span(guild.id)
+        kpis = await self.get_kpis(guild)
+        if span is None and not kpis:
+            return 0
+        # Snapshots start on the day before the first run that finds something to record;
+        # history imported later is not back-filled into years of snapshots.
         settings = self.config.guild(guild)
         since_text = await settings.tracking_since()
         if since_text is None:
             since_text = (today - timedelta(days=1)).isoformat()
             await settings.tracking_since.set(since_text)
-        span = await self.store.span(guild.id)
-        kpis = await self.get_kpis(guild)
-        if span is None and not kpis:
-            return 0
 
         first = max(date.fromisoformat(since_text), today - timedelta(days=MAX_BACKFILL_DAYS))
         done = await self.store.snapshot_dates(guild.id)

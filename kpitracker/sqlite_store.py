@@ -289,12 +289,13 @@ class SqliteStore:
                     "DELETE FROM ledger WHERE server_id = ? AND user_id = ?", [server_id, user_id]
                 )
                 removed += cursor.rowcount
-                for table in ("daily_user", "members", "voice_open"):
+                for table in ("daily_user", "members"):
                     await conn.execute(
                         f"DELETE FROM {table} WHERE server_id = ? AND user_id = ?",
                         [server_id, user_id],
                     )
                 await _refresh_server_span(conn, server_id)
+            await conn.execute("DELETE FROM voice_open WHERE user_id = ?", [user_id])
             return removed
 
         return await self.transaction(work)
