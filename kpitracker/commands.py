@@ -11,10 +11,9 @@ from discord.ext.commands import FlagConverter, flag
 from redbot.core import commands
 from redbot.core.utils.chat_formatting import pagify
 
-from .catalogue import METRICS, PERIOD_DAYS, SHORT_NAMES
+from .catalogue import METRICS, SHORT_NAMES
 from .converters import MetricName, Period, Target, Threshold
 from .kpis import Kpi, alert_line, status
-from .ledger import to_ms
 from .report import KpiReading, batches, report_embeds
 
 log = logging.getLogger("red.kpicogs.kpitracker")
@@ -138,11 +137,10 @@ class KpiCommands:
 
     async def current_readings(self, guild: discord.Guild) -> tuple[list[KpiReading], object]:
         at = self.clock()
-        at_ms = to_ms(at)
         active = [kpi for kpi in await self.get_kpis(guild) if kpi.is_active]
         values_by_period: dict[str, dict] = {}
         for period in {kpi.period for kpi in active}:
-            values_by_period[period] = await self.store.metrics(guild.id, at_ms, PERIOD_DAYS[period])
+            values_by_period[period] = await self.metric_values(guild, at, period)
         readings = [
             KpiReading(kpi, values_by_period[kpi.period].get(kpi.metric))
             for kpi in sorted(active, key=lambda item: item.metric)

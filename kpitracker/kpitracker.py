@@ -11,7 +11,7 @@ from redbot.core import Config, commands
 from redbot.core.bot import Red
 from redbot.core.data_manager import cog_data_path
 
-from .catalogue import PERIOD_DAYS
+from .catalogue import METRICS, PERIOD_DAYS, MetricInfo, resolve_metric
 from .commands import KpiCommands
 from .data_commands import DataCommands
 from .errors import explain_input_error
@@ -76,9 +76,20 @@ class KPITracker(KpiCommands, DataCommands, ActivityListeners, SnapshotJob, comm
     async def metric_values(
         self, guild: Subject, at: datetime | None = None, period: str = "week"
     ) -> dict[str, float | None]:
-        """Every built-in metric's value at `at` (default now) over a trailing period."""
+        """Every metric's value at `at` (default now) over a trailing period; None is no data.
+
+        This is the one place commands, jobs and other cogs read metric values from.
+        """
         at_ms = to_ms(at or self.clock())
         return await self.store.metrics(_id(guild, "guild"), at_ms, PERIOD_DAYS[period])
+
+    async def resolve_metric_name(self, guild: discord.Guild, name: str) -> str:
+        """The full name of a metric known on this server; `UnknownMetricError` otherwise."""
+        return resolve_metric(name)
+
+    async def metric_info(self, guild: discord.Guild, name: str) -> MetricInfo:
+        """Unit, kind of value and better direction of a metric known on this server."""
+        return METRICS[name]
 
     # -- recording, the public API for other cogs ----------------------------------------------
 

@@ -11,7 +11,6 @@ from datetime import date, datetime, time, timedelta, timezone
 import discord
 from discord.ext import tasks
 
-from .catalogue import PERIOD_DAYS
 from .kpis import Kpi, is_achieved
 from .ledger import DAY_MS
 from .store import Snapshot
@@ -118,8 +117,7 @@ class SnapshotJob:
         end_ms = int(end.timestamp()) * 1000
         periods = {"week"} | {kpi.period for kpi in kpis if kpi.is_active}
         values = {
-            period: await self.store.metrics(guild_id, end_ms, PERIOD_DAYS[period])
-            for period in sorted(periods)
+            period: await self.metric_values(guild_id, end, period) for period in sorted(periods)
         }
         stats = {
             "members": members,
