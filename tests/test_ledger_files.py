@@ -23,7 +23,7 @@ from kpitracker.ledger_files import (
     table_to_json,
 )
 
-HISTORY = Path(__file__).resolve().parents[2] / "shared" / "data" / "cardano_stackexchange.csv"
+HISTORY = Path(__file__).resolve().parents[1] / "demo" / "cardano_stackexchange.csv"
 SERVER = 42
 BIG_ID = 1_234_567_890_123_456_789  # 19 digits, like a Discord id
 HEADER = "ts,user_id,kind,amount,detail\n"
