@@ -7,8 +7,6 @@ import importlib
 from datetime import datetime, timezone
 from pathlib import Path
 
-from discord.ext.test import backend
-
 from kpitracker.ledger_files import parse_ledger_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -32,11 +30,7 @@ async def kpi_cog(red, now: datetime | None = None):
 
 async def send_with_file(red, content: str, path: Path, *, author=None):
     """Post `content` with `path` attached, as `[p]kpi import` expects, and return the replies."""
-    start = len(red.sent)
-    attachment = backend.make_attachment(path)
-    backend.make_message(content, author or red.admin, red.channel, attachments=[attachment])
-    await red._settle(True)
-    return red.sent[start:]
+    return await red.send(content, author=author or red.admin, attachments=(path,))
 
 
 def live(module: str):
