@@ -17,8 +17,7 @@ state. Cogs are loaded, reloaded and unloaded with the logic behind `[p]load` an
 Limits: there is no websocket, so `on_ready` listeners never run (the harness marks the bot
 ready itself). Slash commands arrive as INTERACTION_CREATE events through discord.py's parser
 and Red's tree, but nothing is synced with Discord, autocomplete, buttons and modals are not
-driven, and a slash option cannot be an attachment (a prefix command's message can carry
-files). Message edits and reactions go to dpytest unrecorded.
+driven. Message edits and reactions go to dpytest unrecorded.
 """
 
 from __future__ import annotations
@@ -167,7 +166,8 @@ class RedHarness:
         (default `member`) in `channel` and return the bot's answers.
 
         The command must be enabled first (`enable_slash`). Option values are Python values;
-        members, users, roles and channels are given as objects. Errors as for `send`.
+        members, users, roles and channels are given as objects, an attachment as the `Path` of
+        a file. Errors as for `send`.
         """
         author = author or self.member
         channel = channel or self.channel
@@ -638,6 +638,11 @@ def _command_data(
             resolved.setdefault("users", {})[key] = factories.dict_from_user(value)
         elif isinstance(value, discord.Role):
             resolved.setdefault("roles", {})[key] = factories.dict_from_role(value)
+        elif isinstance(value, Path):
+            uri = value.absolute().as_uri()
+            attachment = factories.make_attachment_dict(value.name, value.stat().st_size, uri, uri)
+            key = str(attachment["id"])
+            resolved.setdefault("attachments", {})[key] = attachment
         elif isinstance(value, discord.abc.GuildChannel):
             resolved.setdefault("channels", {})[key] = {
                 "id": key,
