@@ -6,6 +6,8 @@ on, so the rollups count each activity once however often it is sent.
 
 from __future__ import annotations
 
+import asyncio
+
 from .ledger import DAY_MS, Kind, LedgerRow
 
 TEMP_TABLES = """
@@ -158,10 +160,13 @@ async def ingest(conn, rows: list[LedgerRow], *, numbered: bool = False) -> int:
     Live rows are not: the same row sent twice is one activity sent twice.
     """
     await conn.execute("DELETE FROM temp.incoming")
-    await conn.executemany(
-        "INSERT INTO temp.incoming VALUES (?, ?, ?, ?, ?, ?, ?)",
-        as_parameters(rows, numbered=numbered),
+    # A large import would hold the event loop while its rows are turned into parameters.
+    parameters = (
+        await asyncio.to_thread(as_parameters, rows, numbered=numbered)
+        if len(rows) > 2_000
+        else as_parameters(rows, numbered=numbered)
     )
+    await conn.executemany("INSERT INTO temp.incoming VALUES (?, ?, ?, ?, ?, ?, ?)", parameters)
     added = 0
     for number, step in enumerate(STEPS):
         cursor = await conn.execute(step)

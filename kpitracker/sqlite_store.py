@@ -20,7 +20,7 @@ import aiosqlite
 
 from . import ingest, schema
 from .ledger import Kind, LedgerRow
-from .sqlite_metrics import MetricReader
+from .sqlite_metrics import MetricReader, window_per_user
 from .store import Snapshot
 
 log = logging.getLogger("red.kpicogs.kpitracker.store")
@@ -144,6 +144,22 @@ class SqliteStore:
             lambda conn: MetricReader(conn, server_id, at_ms, period_days).compute()
         )
 
+    async def ltz_distributed(self, server_id: int, start_ms: int, end_ms: int) -> float:
+        """LTZ paid out by claims and rewards in `[start_ms, end_ms)`: rollups for whole days,
+        raw ledger rows for the partial days at either end."""
+        if end_ms <= start_ms:
+            return 0.0
+        per_user, params = window_per_user(server_id, start_ms, end_ms)
+
+        async def work(conn):
+            sql = f"SELECT COALESCE(SUM(ltz_in), 0) FROM ({per_user})"
+            cursor = await conn.execute(sql, params)
+            row = await cursor.fetchone()
+            await cursor.close()
+            return float(row[0])
+
+        return await self.read(work)
+
     async def _one(self, sql: str, params: list) -> tuple | None:
         async def work(conn):
             cursor = await conn.execute(sql, params)
@@ -181,7 +197,7 @@ class SqliteStore:
             "WHERE server_id = ? AND ts >= ? AND ts < ? ORDER BY ts, id",
             [server_id, start_ms or 0, end_ms if end_ms is not None else 2**62],
         )
-        return [LedgerRow(s, u, ts, Kind(k), a, d) for s, u, ts, k, a, d in rows]
+        return await asyncio.to_thread(_as_ledger_rows, rows)
 
     # -- snapshots ---------------------------------------------------------------------------
 
@@ -364,6 +380,10 @@ def _statements(script: str) -> list[str]:
             statements.append(current.strip())
             current = ""
     return [statement for statement in statements if statement]
+
+
+def _as_ledger_rows(rows: list[tuple]) -> list[LedgerRow]:
+    return [LedgerRow(s, u, ts, Kind(k), a, d) for s, u, ts, k, a, d in rows]
 
 
 def _consume(future: asyncio.Future) -> None:
