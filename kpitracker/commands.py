@@ -12,9 +12,9 @@ from redbot.core import commands
 from redbot.core.utils.chat_formatting import pagify
 
 from .catalogue import METRICS, SHORT_NAMES
-from .converters import MetricName, Period, Target, Threshold
+from .converters import ChartDays, MetricName, Period, Target, Threshold
 from .kpis import Kpi, alert_line, status
-from .report import KpiReading, batches, report_embeds
+from .report import KpiReading
 
 log = logging.getLogger("red.kpicogs.kpitracker")
 
@@ -38,12 +38,23 @@ class MetricFlags(Flags):
     metric: str = flag(converter=MetricName, description="The metric, e.g. daily_active_users")
 
 
+class ReportFlags(Flags):
+    days: int = flag(
+        converter=ChartDays, default=90, description="Days of history in the charts, 7 to 365"
+    )
+
+
 async def autocomplete_metric(
     interaction: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
     typed = current.lower().strip()
     names = [name for name in METRICS if typed in name]
     names += [SHORT_NAMES[short] for short in SHORT_NAMES if typed and short.startswith(typed)]
+    client = getattr(interaction, "client", None)
+    tracker = client.get_cog("KPITracker") if client is not None else None
+    if tracker is not None and interaction.guild is not None:
+        custom = await tracker.custom_metric_definitions(interaction.guild)
+        names += [key for key in custom if typed in key]
     unique = list(dict.fromkeys(names))[:25]
     return [app_commands.Choice(name=name, value=name) for name in unique]
 
@@ -74,6 +85,7 @@ class KpiCommands:
         - `[p]kpi set metric:streak_retention target:70 alert_threshold:80`
         """
         kpi = Kpi(options.metric, options.target, options.period, options.alert_threshold)
+        kpi.metric_info = await self.metric_info(ctx.guild, kpi.metric)
         async with self.config.guild(ctx.guild).kpis() as kpis:
             existed = kpi.metric in kpis
             kpis[kpi.metric] = kpi.to_config()
@@ -119,21 +131,22 @@ class KpiCommands:
             await ctx.send(page)
 
     @kpi.command(name="report")
-    async def kpi_report(self, ctx: commands.Context) -> None:
-        """Show each active KPI's actual value, target, achievement and status.
+    async def kpi_report(self, ctx: commands.Context, *, options: ReportFlags) -> None:
+        """Show each active KPI's value, target, achievement and status, with trend charts.
+
+        The report also compares each KPI with the previous period and adds the sections of
+        comparisons, goals and alerts where those are set. Charts come from the daily snapshots.
+
+        **Options**
+        - `days:` how many days of history the charts show, 7 to 365 (default 90)
 
         **Example**
         - `[p]kpi report`
+        - `[p]kpi report days:30`
         """
         async with ctx.typing():
-            readings, at = await self.current_readings(ctx.guild)
-        footer = (
-            f"Values at {at:%Y-%m-%d %H:%M} UTC over each KPI's trailing period · "
-            "holdings from the ledger"
-        )
-        embeds = report_embeds(f"KPI report · {ctx.guild.name}", readings, footer)
-        for group in batches(embeds):
-            await ctx.send(embeds=group)
+            rendered = await self.render_report(ctx.guild, days=options.days)
+        await rendered.send(ctx)
 
     async def current_readings(self, guild: discord.Guild) -> tuple[list[KpiReading], object]:
         at = self.clock()

@@ -21,10 +21,14 @@ def unquote(text: str) -> str:
 
 
 class MetricName(commands.Converter):
-    """A full or short metric name, resolved to the full name."""
+    """A full or short metric name, or one of the server's custom metrics, resolved to the
+    full name."""
 
     async def convert(self, ctx: commands.Context, argument: str) -> str:
+        tracker = ctx.bot.get_cog("KPITracker")
         try:
+            if tracker is not None and ctx.guild is not None:
+                return await tracker.resolve_metric_name(ctx.guild, unquote(argument))
             return resolve_metric(unquote(argument))
         except UnknownMetricError as error:
             raise commands.BadArgument(str(error)) from None
@@ -64,6 +68,16 @@ class Target(commands.Converter):
 class Threshold(commands.Converter):
     async def convert(self, ctx: commands.Context, argument: str) -> float:
         return parse_number("alert_threshold", argument, minimum=1, maximum=1000, example="80")
+
+
+class ChartDays(commands.Converter):
+    """How many days of history a chart shows."""
+
+    async def convert(self, ctx: commands.Context, argument: str) -> int:
+        value = parse_number("days", argument, minimum=7, maximum=365, example="90")
+        if not value.is_integer():
+            raise commands.BadArgument("`days` must be a whole number of days, like `days:90`.")
+        return int(value)
 
 
 class Day(commands.Converter):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from datetime import date, timedelta
+from datetime import date
 from typing import Optional
 
 import discord
@@ -15,8 +15,9 @@ from redbot.core import commands
 
 from .commands import Flags, KpiCommands
 from .converters import Choice, Day, Switch, day_start
-from .ledger import to_ms
+from .ledger import DAY_MS, to_ms
 from .ledger_files import (
+    MAX_IMPORT_BYTES,
     ExportTooLargeError,
     LedgerFileError,
     fit_upload,
@@ -30,6 +31,8 @@ from .ledger_files import (
 log = logging.getLogger("red.kpicogs.kpitracker")
 
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
+# About 60 bytes a row: a larger export would not fit Discord's upload limit even zipped.
+MAX_EXPORT_ROWS = 1_000_000
 
 
 class ExportFlags(Flags):
@@ -92,6 +95,12 @@ class DataCommands:
         if file is None:
             await ctx.send("Attach a CSV or JSON file of activity to import, then run the command again.")
             return
+        if file.size > MAX_IMPORT_BYTES:
+            await ctx.send(
+                f"Nothing was imported: `{file.filename}` is {file.size / 2**20:.1f} MiB, over "
+                f"the {MAX_IMPORT_BYTES // 2**20} MiB limit; split it into smaller files."
+            )
+            return
         async with ctx.typing():
             data = await file.read()
             try:
@@ -126,11 +135,17 @@ class DataCommands:
             return
         async with ctx.typing():
             if options.data == "ledger":
-                rows = await self.store.ledger_rows(
-                    ctx.guild.id,
-                    to_ms(day_start(start)) if start else None,
-                    to_ms(day_start(end + timedelta(days=1))) if end else None,
-                )
+                start_ms = to_ms(day_start(start)) if start else None
+                end_ms = to_ms(day_start(end)) + DAY_MS if end else None
+                count = await self.store.count_rows(ctx.guild.id, start_ms, end_ms)
+                if count > MAX_EXPORT_ROWS:
+                    await ctx.send(
+                        f"That range holds {count:,} ledger rows, more than the "
+                        f"{MAX_EXPORT_ROWS:,} one export can carry; narrow it with "
+                        "`start_date` and `end_date`."
+                    )
+                    return
+                rows = await self.store.ledger_rows(ctx.guild.id, start_ms, end_ms)
                 writer = ledger_to_csv if options.format == "csv" else ledger_to_json
                 payload = await asyncio.to_thread(writer, rows)
                 count = len(rows)

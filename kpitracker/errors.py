@@ -39,6 +39,12 @@ def explain_input_error(ctx: commands.Context, error: BaseException) -> str | No
         )
     if isinstance(error, commands.MissingRequiredFlag):
         return f"The option `{error.flag.name}:` is required; {usage} shows an example."
+    if isinstance(error, commands.MissingRequiredArgument):
+        # A command of `key:value` options given none at all: name the first required one.
+        flags = getattr(error.param.converter, "get_flags", lambda: {})()
+        required = [flag.name for flag in flags.values() if flag.required]
+        if required:
+            return f"The option `{required[0]}:` is required; {usage} shows an example."
     if isinstance(error, commands.MissingFlagArgument):
         return f"The option `{error.flag.name}:` needs a value after the colon."
     if isinstance(error, commands.TooManyFlags):

@@ -22,7 +22,34 @@ CREATE TEMP TABLE IF NOT EXISTS fresh (
 CREATE TEMP TABLE IF NOT EXISTS streak_users (
     server_id INTEGER, user_id INTEGER, from_day INTEGER, PRIMARY KEY (server_id, user_id)
 );
+CREATE TEMP TABLE IF NOT EXISTS touched_days (
+    server_id INTEGER, day INTEGER, PRIMARY KEY (server_id, day)
+);
+CREATE TEMP TABLE IF NOT EXISTS new_claim_days (
+    server_id INTEGER, day INTEGER, user_id INTEGER, PRIMARY KEY (server_id, day, user_id)
+);
 """
+
+# `block_user` keeps one row per user and block of this many days, a bit per day (schema.py).
+BLOCK_DAYS = 63
+
+# Recompute the `daily_server` rows of the days in temp.touched_days from `daily_user`.
+REFRESH_DAILY_SERVER = [
+    """
+    DELETE FROM daily_server WHERE EXISTS (
+        SELECT 1 FROM temp.touched_days AS t
+        WHERE t.server_id = daily_server.server_id AND t.day = daily_server.day)
+    """,
+    """
+    INSERT INTO daily_server (server_id, day, claimers, continued, ltz_in, events)
+    SELECT d.server_id, d.day, COUNT(*) FILTER (WHERE d.claims > 0),
+           COUNT(*) FILTER (WHERE d.claims > 0 AND d.streak >= 2), TOTAL(d.ltz_in),
+           SUM(d.events)
+    FROM temp.touched_days AS t
+    JOIN daily_user AS d ON d.server_id = t.server_id AND d.day = t.day
+    GROUP BY d.server_id, d.day
+    """,
+]
 
 _CLAIM, _REWARD, _SPEND = int(Kind.CLAIM), int(Kind.REWARD), int(Kind.SPEND)
 _EVENT, _VOICE, _JOIN = int(Kind.EVENT), int(Kind.VOICE), int(Kind.JOIN)
@@ -38,11 +65,25 @@ STEPS = [
         WHERE l.server_id = i.server_id AND l.user_id = i.user_id AND l.ts = i.ts
           AND l.kind = i.kind AND l.amount = i.amount AND l.detail = i.detail
           AND l.seq = i.seq)
+      -- Rows older than a server's compacted history cannot be told from rows already
+      -- counted in its rollups, so they are not taken.
+      AND i.ts >= coalesce(
+          (SELECT c.before_ts FROM compaction AS c WHERE c.server_id = i.server_id), 0)
     """,
     """
     INSERT INTO ledger (server_id, user_id, ts, kind, amount, detail, seq)
     SELECT server_id, user_id, ts, kind, amount, detail, seq FROM temp.fresh
     ORDER BY server_id, ts
+    """,
+    # The user-days that become claim days with this batch, for the daily totals below.
+    "DELETE FROM temp.new_claim_days",
+    f"""
+    INSERT INTO temp.new_claim_days
+    SELECT DISTINCT f.server_id, f.ts / {DAY_MS}, f.user_id FROM temp.fresh AS f
+    WHERE f.kind = {_CLAIM} AND NOT EXISTS (
+        SELECT 1 FROM daily_user AS d
+        WHERE d.server_id = f.server_id AND d.day = f.ts / {DAY_MS} AND d.user_id = f.user_id
+          AND d.claims > 0)
     """,
     f"""
     INSERT INTO daily_user
@@ -100,21 +141,23 @@ STEPS = [
         max_voice_ms = max(max_voice_ms, excluded.max_voice_ms)
     """,
     "DELETE FROM temp.streak_users",
-    f"""
+    # Only a day that becomes a claim day changes streaks; another claim on it does not.
+    """
     INSERT INTO temp.streak_users
-    SELECT server_id, user_id, MIN(ts / {DAY_MS}) FROM temp.fresh
-    WHERE kind = {_CLAIM} GROUP BY 1, 2
+    SELECT server_id, user_id, MIN(day) FROM temp.new_claim_days GROUP BY 1, 2
     """,
     # A streak is the length of the run of claim days ending on a day. New claim days can
     # arrive out of order (imports), so the runs from the day before the earliest new claim
     # day onwards are renumbered; the day before keeps its stored length as the base.
     """
+    -- CROSS JOIN keeps this order: the days from the earliest one renumbered, read by the
+    -- primary key, then the users concerned; live claims read yesterday and today only.
     WITH days AS (
         SELECT d.server_id, d.user_id, d.day, d.streak, s.from_day
-        FROM temp.streak_users AS s
-        JOIN daily_user AS d ON d.server_id = s.server_id AND d.user_id = s.user_id
+        FROM (SELECT server_id, MIN(from_day) - 1 AS low FROM temp.streak_users GROUP BY 1) AS r
+        CROSS JOIN daily_user AS d ON d.server_id = r.server_id AND d.day >= r.low
+        CROSS JOIN temp.streak_users AS s ON s.server_id = d.server_id AND s.user_id = d.user_id
         WHERE d.day >= s.from_day - 1 AND d.claims > 0
-          AND d.day >= (SELECT MIN(from_day) - 1 FROM temp.streak_users)
     ),
     islands AS (
         SELECT *, day - ROW_NUMBER() OVER (PARTITION BY server_id, user_id ORDER BY day) AS run
@@ -134,6 +177,64 @@ STEPS = [
     FROM numbered AS n
     WHERE daily_user.server_id = n.server_id AND daily_user.day = n.day
       AND daily_user.user_id = n.user_id
+    """,
+    # A day's bits only ever gain activity, so they are OR-ed into the block.
+    f"""
+    INSERT INTO block_user (server_id, block, user_id, claim_days, reward_days, engage_days,
+                            voice_days, event_days, event2_days, event3_days)
+    SELECT d.server_id, d.day / {BLOCK_DAYS}, d.user_id,
+           (d.claims > 0) << (d.day % {BLOCK_DAYS}),
+           (d.rewards > 0) << (d.day % {BLOCK_DAYS}),
+           (d.claims > 0 OR d.rewards > 0 OR d.events > 0 OR d.voice_sessions > 0)
+               << (d.day % {BLOCK_DAYS}),
+           (d.voice_sessions > 0) << (d.day % {BLOCK_DAYS}),
+           (d.events > 0) << (d.day % {BLOCK_DAYS}),
+           (d.events > 1) << (d.day % {BLOCK_DAYS}),
+           (d.events > 2) << (d.day % {BLOCK_DAYS})
+    FROM (SELECT DISTINCT server_id, ts / {DAY_MS} AS day, user_id FROM temp.fresh) AS f
+    JOIN daily_user AS d ON d.server_id = f.server_id AND d.day = f.day AND d.user_id = f.user_id
+    WHERE true
+    ON CONFLICT (server_id, block, user_id) DO UPDATE SET
+        claim_days = claim_days | excluded.claim_days,
+        reward_days = reward_days | excluded.reward_days,
+        engage_days = engage_days | excluded.engage_days,
+        voice_days = voice_days | excluded.voice_days,
+        event_days = event_days | excluded.event_days,
+        event2_days = event2_days | excluded.event2_days,
+        event3_days = event3_days | excluded.event3_days
+    """,
+    # The daily totals, kept up by addition: a new claim day adds a claimer, and a continued
+    # streak where the day before (or, for imported days, the day after) is a claim day too.
+    f"""
+    INSERT INTO daily_server (server_id, day, claimers, continued, ltz_in, events)
+    SELECT server_id, day, SUM(claimers), SUM(continued), TOTAL(ltz_in), SUM(events) FROM (
+        SELECT n.server_id, n.day, 1 AS claimers, EXISTS (
+                   SELECT 1 FROM daily_user AS d
+                   WHERE d.server_id = n.server_id AND d.day = n.day - 1
+                     AND d.user_id = n.user_id AND d.claims > 0) AS continued,
+               0 AS ltz_in, 0 AS events
+        FROM temp.new_claim_days AS n
+        UNION ALL
+        SELECT n.server_id, n.day + 1, 0, 1, 0, 0
+        FROM temp.new_claim_days AS n
+        JOIN daily_user AS d ON d.server_id = n.server_id AND d.day = n.day + 1
+         AND d.user_id = n.user_id AND d.claims > 0
+        WHERE NOT EXISTS (
+            SELECT 1 FROM temp.new_claim_days AS m
+            WHERE m.server_id = n.server_id AND m.day = n.day + 1 AND m.user_id = n.user_id)
+        UNION ALL
+        SELECT server_id, ts / {DAY_MS}, 0, 0, CASE WHEN {_PAYS_OUT} THEN amount ELSE 0 END,
+               kind = {_EVENT}
+        FROM temp.fresh
+        WHERE kind IN ({_CLAIM}, {_REWARD}, {_SPEND}, {_EVENT}, {_VOICE})
+    )
+    WHERE true
+    GROUP BY server_id, day
+    ON CONFLICT (server_id, day) DO UPDATE SET
+        claimers = claimers + excluded.claimers,
+        continued = continued + excluded.continued,
+        ltz_in = ltz_in + excluded.ltz_in,
+        events = events + excluded.events
     """,
 ]
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
-from .catalogue import METRICS, MetricInfo
+from .catalogue import METRICS, MetricInfo, ValueType
 
 
 @dataclass
@@ -15,20 +15,28 @@ class Kpi:
     period: str = "week"
     alert_threshold: float | None = None
     is_active: bool = True
+    # A custom metric's info, which lives in the server's settings rather than the catalogue.
+    metric_info: MetricInfo | None = field(default=None, repr=False, compare=False)
 
     @property
     def info(self) -> MetricInfo:
-        return METRICS[self.metric]
+        if self.metric_info is not None:
+            return self.metric_info
+        if self.metric in METRICS:
+            return METRICS[self.metric]
+        # A custom metric read without its settings: judged as a count, higher is better.
+        return MetricInfo(self.metric, self.metric, "custom metric", "", ValueType.COUNT, True)
 
     def to_config(self) -> dict:
         data = asdict(self)
         del data["metric"]
+        del data["metric_info"]
         return data
 
     @classmethod
-    def from_config(cls, metric: str, data: dict) -> "Kpi":
+    def from_config(cls, metric: str, data: dict, info: MetricInfo | None = None) -> "Kpi":
         known = {key: data[key] for key in ("target_value", "period", "alert_threshold", "is_active") if key in data}
-        return cls(metric=metric, **known)
+        return cls(metric=metric, **known, metric_info=info)
 
 
 class Status(enum.Enum):

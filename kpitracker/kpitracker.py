@@ -11,13 +11,23 @@ from redbot.core import Config, commands
 from redbot.core.bot import Red
 from redbot.core.data_manager import cog_data_path
 
-from .catalogue import METRICS, PERIOD_DAYS, MetricInfo, resolve_metric
+from .alert_commands import AlertCommands
+from .alert_job import AlertJob
+from .catalogue import METRICS, PERIOD_DAYS, MetricInfo, UnknownMetricError, resolve_metric
 from .commands import KpiCommands
+from .comparison_commands import ComparisonCommands
+from .compound_commands import CompoundCommands
+from .custom_metric_commands import CustomMetricCommands
+from .custom_metrics import compute, resolver
 from .data_commands import DataCommands
 from .errors import explain_input_error
 from .kpis import Kpi
 from .ledger import Kind, LedgerError, LedgerRow, make_row, to_ms
 from .listeners import ActivityListeners
+from .preset_commands import PresetCommands
+from .report_render import RenderedReport, render_report
+from .retention_commands import RetentionCommands
+from .route_commands import RouteCommands
 from .snapshots import SnapshotJob
 from .sqlite_store import SqliteStore
 
@@ -36,7 +46,21 @@ def _id(value: Subject, what: str) -> int:
     raise LedgerError(f"{what} must be a Discord object or an integer id, not {value!r}")
 
 
-class KPITracker(KpiCommands, DataCommands, ActivityListeners, SnapshotJob, commands.Cog):
+class KPITracker(
+    KpiCommands,
+    DataCommands,
+    CustomMetricCommands,
+    ComparisonCommands,
+    PresetCommands,
+    AlertCommands,
+    RouteCommands,
+    CompoundCommands,
+    RetentionCommands,
+    ActivityListeners,
+    SnapshotJob,
+    AlertJob,
+    commands.Cog,
+):
     """Track a loyalty program's activity and steer it with KPI targets."""
 
     def __init__(self, bot: Red) -> None:
@@ -44,6 +68,10 @@ class KPITracker(KpiCommands, DataCommands, ActivityListeners, SnapshotJob, comm
         self.bot = bot
         self.config = Config.get_conf(self, identifier=0x4B5049, force_registration=True)
         self.config.register_guild(kpis={}, economy_claims=False, tracking_since=None)
+        self.config.register_guild(custom_metrics={}, comparisons={}, presets={})
+        self.config.register_global(public_presets={})
+        self.register_alert_settings()
+        self.register_retention_settings()
         self.store: SqliteStore | None = None
         self.clock = lambda: datetime.now(timezone.utc)
 
@@ -52,9 +80,13 @@ class KPITracker(KpiCommands, DataCommands, ActivityListeners, SnapshotJob, comm
         self.store = await SqliteStore.open(path)
         await self.start_listeners()
         self.start_snapshot_job()
+        self.start_alert_job()
+        self.start_retention_job()
 
     async def cog_unload(self) -> None:
         self.stop_snapshot_job()
+        self.stop_retention_job()
+        await self.stop_alert_job()
         if self.store is not None:
             await self.stop_listeners()
             await self.store.close()
@@ -71,25 +103,62 @@ class KPITracker(KpiCommands, DataCommands, ActivityListeners, SnapshotJob, comm
 
     async def get_kpis(self, guild: discord.Guild) -> list[Kpi]:
         stored = await self.config.guild(guild).kpis()
-        return [Kpi.from_config(metric, data) for metric, data in stored.items()]
+        custom = await self.custom_metric_definitions(guild)
+        return [
+            Kpi.from_config(metric, data, custom[metric].info if metric in custom else None)
+            for metric, data in stored.items()
+        ]
 
     async def metric_values(
         self, guild: Subject, at: datetime | None = None, period: str = "week"
     ) -> dict[str, float | None]:
         """Every metric's value at `at` (default now) over a trailing period; None is no data.
 
-        This is the one place commands, jobs and other cogs read metric values from.
+        This is the one place commands, jobs and other cogs read metric values from. The
+        server's custom metrics are computed from the built-in values of the same instant and
+        period; any input with no data makes a custom metric no data.
         """
         at_ms = to_ms(at or self.clock())
-        return await self.store.metrics(_id(guild, "guild"), at_ms, PERIOD_DAYS[period])
+        values = await self.store.metrics(_id(guild, "guild"), at_ms, PERIOD_DAYS[period])
+        custom = await self.custom_metric_definitions(_id(guild, "guild"))
+        if custom:
+            values.update({key: result.value for key, result in compute(custom, values).items()})
+        return values
 
     async def resolve_metric_name(self, guild: discord.Guild, name: str) -> str:
-        """The full name of a metric known on this server; `UnknownMetricError` otherwise."""
-        return resolve_metric(name)
+        """The full name of a metric known on this server (built-in or custom, full or short
+        name); `UnknownMetricError` naming the closest one otherwise."""
+        try:
+            return resolve_metric(name)
+        except UnknownMetricError:
+            if guild is None:
+                raise
+        return resolver(await self.custom_metric_definitions(guild))(name)
 
     async def metric_info(self, guild: discord.Guild, name: str) -> MetricInfo:
         """Unit, kind of value and better direction of a metric known on this server."""
-        return METRICS[name]
+        if name in METRICS:
+            return METRICS[name]
+        custom = await self.custom_metric_definitions(guild)
+        if name in custom:
+            return custom[name].info
+        raise UnknownMetricError(f"`{name}` is not a metric on this server.")
+
+    async def ltz_distributed(self, guild: Subject, start: datetime, end: datetime) -> float:
+        """LTZ distributed (claim amounts and rewards) from `start` up to, not including, `end`."""
+        return await self.store.ltz_distributed(_id(guild, "guild"), to_ms(start), to_ms(end))
+
+    async def render_report(
+        self,
+        guild: discord.Guild,
+        *,
+        at: datetime | None = None,
+        days: int = 90,
+        since: datetime | None = None,
+        title: str | None = None,
+    ) -> RenderedReport:
+        """The full KPI report with its charts, as `kpi report` and scheduled reports send it."""
+        return await render_report(self, guild, at=at, days=days, since=since, title=title)
 
     # -- recording, the public API for other cogs ----------------------------------------------
 

@@ -101,7 +101,14 @@ def make_row(
     """Check one row of activity and return it, or raise `LedgerError` saying what is wrong."""
     server_id = _check_id("server_id", server_id)
     user_id = _check_id("user_id", user_id)
-    kind = Kind.parse(kind) if isinstance(kind, str) else Kind(kind)
+    if isinstance(kind, str):
+        kind = Kind.parse(kind)
+    else:
+        try:
+            kind = Kind(kind)
+        except ValueError:
+            names = ", ".join(known.label for known in Kind)
+            raise LedgerError(f"kind must be one of {names}, not {kind!r}") from None
     ts_ms = to_ms(when)
     if not 0 <= ts_ms < 253_402_300_800_000:
         raise LedgerError("a time must lie between the years 1970 and 9999")

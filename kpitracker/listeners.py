@@ -6,27 +6,43 @@ import logging
 from datetime import timezone
 
 import discord
+from discord.ext import tasks
 from redbot.core import bank, commands
 
 from .ledger import Kind, LedgerError, make_row, to_ms
 
 log = logging.getLogger("red.kpicogs.kpitracker.listeners")
 
-STOPPED_AT = "stopped_at"
+LAST_SEEN = "last_seen"
 
 
 class ActivityListeners:
     """Joins, leaves and voice sessions from Discord; claims from Red's Economy `payday`."""
 
     async def start_listeners(self) -> None:
-        self._payday_balances: dict[int, int] = {}
+        self._payday_balances: dict[int, tuple[int, int]] = {}
         self.bot.before_invoke(self._before_payday)
+        # The last moment the previous run was known to be up: sessions whose member has
+        # left by now are closed there.
+        last_seen = await self.store.get_meta(LAST_SEEN)
+        self._blind_since: int | None = int(last_seen) if last_seen else None
         if self.bot.is_ready():
             await self.resume_voice_sessions()
+        self.heartbeat.start()
 
     async def stop_listeners(self) -> None:
+        self.heartbeat.cancel()
         self.bot.remove_before_invoke_hook(self._before_payday)
-        await self.store.set_meta(STOPPED_AT, str(to_ms(self.clock())))
+        await self.store.set_meta(LAST_SEEN, str(to_ms(self.clock())))
+
+    @tasks.loop(minutes=1)
+    async def heartbeat(self) -> None:
+        await self.store.set_meta(LAST_SEEN, str(to_ms(self.clock())))
+
+    @commands.Cog.listener()
+    async def on_disconnect(self) -> None:
+        if self._blind_since is None:
+            self._blind_since = to_ms(self.clock())
 
     async def _record_member(self, member: discord.Member, kind: Kind) -> None:
         if member.bot or self.store is None:
@@ -68,14 +84,14 @@ class ActivityListeners:
     async def resume_voice_sessions(self) -> None:
         """Reconcile sessions left open by a restart with who is in voice now.
 
-        A member still in voice keeps the session; one who left while the bot was down is
-        closed at the moment the bot stopped, the last time it could see them.
+        A member still in voice keeps the session; one who left while the bot was down or
+        disconnected is closed at the last moment the bot could see them.
         """
         if self.store is None:
             return
         now = to_ms(self.clock())
-        stopped = await self.store.get_meta(STOPPED_AT)
-        stopped_at = int(stopped) if stopped else now
+        stopped_at = self._blind_since if self._blind_since is not None else now
+        self._blind_since = None
         open_sessions = {(server, user) for server, user, _ in await self.store.open_voice_sessions()}
         in_voice = set()
         for guild in self.bot.guilds:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 
 _VERSION_1 = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -86,9 +86,75 @@ CREATE TABLE IF NOT EXISTS discord_kpi_snapshots (
 );
 """
 
+
+def _version_2() -> str:
+    # Alert state, history and notifications; the tables are described beside their code.
+    from .alert_store import ALERT_TABLES
+
+    return ALERT_TABLES
+
+
+_VERSION_3 = """
+-- The time index also carries every column a metric reads from raw rows, so that the part
+-- of a window inside a day is read from the index alone.
+DROP INDEX IF EXISTS ledger_time;
+CREATE INDEX IF NOT EXISTS ledger_time ON ledger (server_id, ts, kind, user_id, amount);
+
+-- Ledger rows of a server older than before_ts were compacted into the rollups
+-- (kpitracker/retention.py); rows that old are no longer accepted.
+CREATE TABLE IF NOT EXISTS compaction (
+    server_id INTEGER PRIMARY KEY,
+    before_ts INTEGER NOT NULL
+);
+
+-- One row per server and day, derived from daily_user: what the streak metrics and the
+-- window totals read, so that a quarter costs 90 rows.
+CREATE TABLE IF NOT EXISTS daily_server (
+    server_id INTEGER NOT NULL,
+    day       INTEGER NOT NULL,
+    claimers  INTEGER NOT NULL,
+    continued INTEGER NOT NULL,          -- claimers who also claimed the day before
+    ltz_in    REAL    NOT NULL,
+    events    INTEGER NOT NULL,
+    PRIMARY KEY (server_id, day)
+) WITHOUT ROWID;
+INSERT OR REPLACE INTO daily_server
+SELECT server_id, day, COUNT(*) FILTER (WHERE claims > 0),
+       COUNT(*) FILTER (WHERE claims > 0 AND streak >= 2), TOTAL(ltz_in), SUM(events)
+FROM daily_user GROUP BY server_id, day;
+
+-- One row per server, user and block of 63 days, derived from daily_user: bit i of a column
+-- is set when the user did that on day 63 * block + i. Counting the users active in a long
+-- window reads a few block rows per user instead of one row per user and day.
+CREATE TABLE IF NOT EXISTS block_user (
+    server_id   INTEGER NOT NULL,
+    block       INTEGER NOT NULL,
+    user_id     INTEGER NOT NULL,
+    claim_days  INTEGER NOT NULL,
+    reward_days INTEGER NOT NULL,        -- paid LTZ out
+    engage_days INTEGER NOT NULL,        -- a claim, reward, event or voice session
+    voice_days  INTEGER NOT NULL,
+    event_days  INTEGER NOT NULL,        -- one event or more
+    event2_days INTEGER NOT NULL,        -- two or more
+    event3_days INTEGER NOT NULL,        -- three or more
+    PRIMARY KEY (server_id, block, user_id)
+) WITHOUT ROWID;
+INSERT OR REPLACE INTO block_user
+SELECT server_id, day / 63, user_id,
+       SUM((claims > 0) << (day % 63)), SUM((rewards > 0) << (day % 63)),
+       SUM((claims > 0 OR rewards > 0 OR events > 0 OR voice_sessions > 0) << (day % 63)),
+       SUM((voice_sessions > 0) << (day % 63)), SUM((events > 0) << (day % 63)),
+       SUM((events > 1) << (day % 63)), SUM((events > 2) << (day % 63))
+FROM daily_user GROUP BY server_id, day / 63, user_id;
+"""
+
 # Each entry turns version N-1 into version N. A release that changes the schema appends a
 # step here; `migrate` runs the missing ones in order inside one transaction.
-MIGRATIONS: dict[int, Callable[[], str]] = {1: lambda: _VERSION_1}
+MIGRATIONS: dict[int, Callable[[], str]] = {
+    1: lambda: _VERSION_1,
+    2: _version_2,
+    3: lambda: _VERSION_3,
+}
 
 
 def pending_steps(current: int) -> list[tuple[int, str]]:

@@ -71,6 +71,8 @@ class SnapshotJob:
         """Write every missing daily snapshot up to yesterday; return days written per guild."""
         started = timer.perf_counter()
         today = self.clock().astimezone(timezone.utc).date()
+        midnight = datetime(today.year, today.month, today.day, tzinfo=timezone.utc)
+        await self.store.split_voice_sessions(int(midnight.timestamp()) * 1000)
         written: dict[int, int] = {}
         for guild in list(self.bot.guilds):
             try:
@@ -97,6 +99,11 @@ class SnapshotJob:
             since_text = (today - timedelta(days=1)).isoformat()
             await settings.tracking_since.set(since_text)
 
+        yesterday = today - timedelta(days=1)
+        if date.fromisoformat(since_text) > yesterday:
+            # Left by a run whose clock was wrong; snapshots go on from now.
+            since_text = yesterday.isoformat()
+            await settings.tracking_since.set(since_text)
         first = max(date.fromisoformat(since_text), today - timedelta(days=MAX_BACKFILL_DAYS))
         done = await self.store.snapshot_dates(guild.id)
         count = 0

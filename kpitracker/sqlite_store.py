@@ -189,6 +189,16 @@ class SqliteStore:
         )
         return row[0]
 
+    async def count_rows(
+        self, server_id: int, start_ms: int | None = None, end_ms: int | None = None
+    ) -> int:
+        row = await self._one(
+            "SELECT COUNT(*) FROM ledger INDEXED BY ledger_time "
+            "WHERE server_id = ? AND ts >= ? AND ts < ?",
+            [server_id, start_ms or 0, end_ms if end_ms is not None else 2**62],
+        )
+        return row[0]
+
     async def ledger_rows(
         self, server_id: int, start_ms: int | None = None, end_ms: int | None = None
     ) -> list[LedgerRow]:
@@ -274,6 +284,30 @@ class SqliteStore:
 
         return await self.transaction(work)
 
+    async def split_voice_sessions(self, at_ms: int) -> int:
+        """End every session open since before `at_ms` there and continue it from `at_ms`.
+
+        Run at midnight, this puts each day's voice time into that day's snapshot.
+        """
+
+        async def work(conn):
+            cursor = await conn.execute(
+                "SELECT server_id, user_id, start_ts FROM voice_open WHERE start_ts < ?", [at_ms]
+            )
+            sessions = list(await cursor.fetchall())
+            rows = [
+                LedgerRow(server, user, start, Kind.VOICE, (at_ms - start) / 1000)
+                for server, user, start in sessions
+            ]
+            if rows:
+                await ingest.ingest(conn, rows)
+                await conn.execute(
+                    "UPDATE voice_open SET start_ts = ? WHERE start_ts < ?", [at_ms, at_ms]
+                )
+            return len(rows)
+
+        return await self.transaction(work)
+
     async def open_voice_sessions(self) -> list[tuple[int, int, int]]:
         return await self._all("SELECT server_id, user_id, start_ts FROM voice_open", [])
 
@@ -305,11 +339,20 @@ class SqliteStore:
                     "DELETE FROM ledger WHERE server_id = ? AND user_id = ?", [server_id, user_id]
                 )
                 removed += cursor.rowcount
-                for table in ("daily_user", "members"):
+                # The server's daily totals of the user's days are counted again without them.
+                await conn.execute("DELETE FROM temp.touched_days")
+                await conn.execute(
+                    "INSERT INTO temp.touched_days SELECT server_id, day FROM daily_user "
+                    "WHERE server_id = ? AND user_id = ?",
+                    [server_id, user_id],
+                )
+                for table in ("daily_user", "members", "block_user"):
                     await conn.execute(
                         f"DELETE FROM {table} WHERE server_id = ? AND user_id = ?",
                         [server_id, user_id],
                     )
+                for statement in ingest.REFRESH_DAILY_SERVER:
+                    await conn.execute(statement)
                 await _refresh_server_span(conn, server_id)
             await conn.execute("DELETE FROM voice_open WHERE user_id = ?", [user_id])
             return removed
@@ -319,7 +362,8 @@ class SqliteStore:
     async def delete_server(self, server_id: int) -> None:
         async def work(conn):
             for table in (
-                "ledger", "daily_user", "members", "servers", "voice_open", "discord_kpi_snapshots"
+                "ledger", "daily_user", "members", "servers", "voice_open", "discord_kpi_snapshots",
+                "compaction", "daily_server", "block_user",
             ):
                 await conn.execute(f"DELETE FROM {table} WHERE server_id = ?", [server_id])
 
@@ -327,15 +371,18 @@ class SqliteStore:
 
 
 async def _refresh_server_span(conn: aiosqlite.Connection, server_id: int) -> None:
+    # `members` keeps each user's first time even where compaction removed the raw rows.
     cursor = await conn.execute(
-        "SELECT MIN(ts), MAX(ts) FROM ledger WHERE server_id = ?", [server_id]
+        "SELECT (SELECT MIN(first_seen_ts) FROM members WHERE server_id = ?), "
+        "(SELECT MAX(ts) FROM ledger WHERE server_id = ?)",
+        [server_id, server_id],
     )
     first, last = await cursor.fetchone()
     if first is None:
         await conn.execute("DELETE FROM servers WHERE server_id = ?", [server_id])
     else:
         await conn.execute(
-            "UPDATE servers SET first_ts = ?, last_ts = ? WHERE server_id = ?",
+            "UPDATE servers SET first_ts = ?, last_ts = coalesce(?, last_ts) WHERE server_id = ?",
             [first, last, server_id],
         )
 

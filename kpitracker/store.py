@@ -32,6 +32,9 @@ class Store(Protocol):
     async def metrics(self, server_id: int, at_ms: int, period_days: int) -> dict:
         """Every built-in metric's value (None for no data) at an instant and period."""
 
+    async def ltz_distributed(self, server_id: int, start_ms: int, end_ms: int) -> float:
+        """LTZ paid out by claims and rewards in `[start_ms, end_ms)`."""
+
     async def span(self, server_id: int) -> tuple[int, int] | None:
         """The first and last ledger times of a server, or None when it has no rows."""
 
