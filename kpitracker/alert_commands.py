@@ -28,6 +28,7 @@ from .alerts import (
 )
 from .commands import Flags, KpiCommands, autocomplete_metric
 from .converters import Choice, MetricName, Switch, parse_number
+from .kpis import setting_problem
 
 log = logging.getLogger("red.kpicogs.kpitracker")
 
@@ -200,6 +201,11 @@ class AlertCommands:
             return
 
         if options.threshold is not None:
+            info = await self.metric_info(ctx.guild, metric)
+            problem = setting_problem(info, kpis[metric]["target_value"], options.threshold)
+            if problem is not None:
+                await ctx.send(problem)
+                return
             async with self.config.guild(ctx.guild).kpis() as stored:
                 stored[metric]["alert_threshold"] = options.threshold
         async with self.config.guild(ctx.guild).alert_settings() as all_settings:

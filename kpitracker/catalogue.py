@@ -68,6 +68,12 @@ PERIOD_DAYS: dict[str, int] = {"day": 1, "week": 7, "month": 30, "quarter": 90}
 DEFAULT_PERIOD = "week"
 
 
+def clip(text: str, limit: int = 60) -> str:
+    """Bad input echoed back, short enough for a reply and never a wall of text."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class UnknownMetricError(ValueError):
     """A metric name that is neither a full nor a short name; the message suggests one."""
 
@@ -86,11 +92,11 @@ def resolve_metric(name: str) -> str:
         return SHORT_NAMES[key]
     suggestion = closest(key, [*METRICS, *SHORT_NAMES])
     hint = f" Did you mean `{SHORT_NAMES.get(suggestion, suggestion)}`?" if suggestion else ""
-    raise UnknownMetricError(f"`{name}` is not a metric.{hint}")
+    raise UnknownMetricError(f"`{clip(name)}` is not a metric.{hint}")
 
 
 def resolve_period(name: str) -> str:
     key = name.strip().lower()
     if key not in PERIOD_DAYS:
-        raise ValueError(f"`{name}` is not a period; use one of day, week, month or quarter.")
+        raise ValueError(f"`{clip(name)}` is not a period; use one of day, week, month or quarter.")
     return key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Optional
 
 import discord
@@ -11,9 +12,9 @@ from discord.ext.commands import FlagConverter, flag
 from redbot.core import commands
 from redbot.core.utils.chat_formatting import pagify
 
-from .catalogue import METRICS, SHORT_NAMES
-from .converters import ChartDays, MetricName, Period, Target, Threshold
-from .kpis import Kpi, alert_line, status
+from .catalogue import METRICS, PERIOD_DAYS, SHORT_NAMES
+from .converters import ChartDays, MetricName, Period, Target, Threshold, clip
+from .kpis import Kpi, alert_line, setting_problem
 from .report import KpiReading
 
 log = logging.getLogger("red.kpicogs.kpitracker")
@@ -22,12 +23,33 @@ log = logging.getLogger("red.kpicogs.kpitracker")
 class Flags(FlagConverter, prefix="", delimiter=":", case_insensitive=True):
     """Options are written `key:value`, as in `metric:daily_active_users`."""
 
+    @classmethod
+    async def convert(cls, ctx: commands.Context, argument: str):
+        known = {name.lower() for name in cls.get_flags()}
+        for word in option_words(argument):
+            if word.lower() not in known:
+                listed = ", ".join(f"`{name}:`" for name in cls.get_flags())
+                raise commands.BadArgument(
+                    f"`{clip(word)}:` is not an option of `{ctx.command.qualified_name}`; "
+                    f"its options are {listed}."
+                )
+        return await super().convert(ctx, argument)
+
+
+def option_words(argument: str) -> list[str]:
+    """The `key` of every `key:` in a prefix command's text, leaving quoted values out."""
+    unquoted = re.sub(r'"[^"]*"|“[^”]*”', '""', argument)
+    return re.findall(r"(?:^|\s)([A-Za-z_][\w-]*):", unquoted)
+
+
+PERIOD_CHOICES = [app_commands.Choice(name=name, value=name) for name in PERIOD_DAYS]
+
 
 class SetFlags(Flags):
     metric: str = flag(converter=MetricName, description="The metric, e.g. daily_active_users")
     target: float = flag(converter=Target, description="The target value, e.g. 500")
-    period: str = flag(
-        converter=Period, default="week", description="day, week, month or quarter"
+    period: Optional[str] = flag(
+        converter=Period, default=None, description="day, week, month or quarter (default week)"
     )
     alert_threshold: Optional[float] = flag(
         converter=Threshold, default=None, description="Alert past this % of target, e.g. 80"
@@ -71,6 +93,7 @@ class KpiCommands:
 
     @kpi.command(name="set")
     @commands.admin_or_permissions(manage_guild=True)
+    @app_commands.choices(period=PERIOD_CHOICES)
     async def kpi_set(self, ctx: commands.Context, *, options: SetFlags) -> None:
         """Create or change a KPI: a target for a metric over a period.
 
@@ -78,20 +101,37 @@ class KpiCommands:
         - `metric:` one of the sixteen metrics (full or short name)
         - `target:` the value to reach (or to stay under, for churn_rate and the like)
         - `period:` day, week, month or quarter (default week)
-        - `alert_threshold:` alert past this percentage of the target (optional)
+        - `alert_threshold:` alert past this percentage of the target (optional): below it for
+          metrics where higher is better (at most 100), above it for churn_rate and the other
+          lower-is-better metrics (at least 100)
+
+        Options left out of a change keep their current values.
 
         **Example**
         - `[p]kpi set metric:daily_active_users target:500 period:week`
         - `[p]kpi set metric:streak_retention target:70 alert_threshold:80`
         """
-        kpi = Kpi(options.metric, options.target, options.period, options.alert_threshold)
-        kpi.metric_info = await self.metric_info(ctx.guild, kpi.metric)
+        info = await self.metric_info(ctx.guild, options.metric)
         async with self.config.guild(ctx.guild).kpis() as kpis:
-            existed = kpi.metric in kpis
-            kpis[kpi.metric] = kpi.to_config()
-        verb = "Updated" if existed else "Created"
+            existing = kpis.get(options.metric)
+            # Options left out keep the KPI's current settings.
+            kpi = Kpi.from_config(options.metric, existing or {"target_value": 0}, info)
+            kpi.target_value = options.target
+            if options.period is not None:
+                kpi.period = options.period
+            if options.alert_threshold is not None:
+                kpi.alert_threshold = options.alert_threshold
+            problem = setting_problem(info, kpi.target_value, kpi.alert_threshold)
+            if problem is None:
+                kpis[kpi.metric] = kpi.to_config()
+        if problem is not None:
+            await ctx.send(problem)
+            return
+        verb = "Updated" if existing else "Created"
         info = kpi.info
-        message = f"{verb} KPI `{kpi.metric}`: target {info.format(kpi.target_value)} per {kpi.period}."
+        message = (
+            f"{verb} KPI `{kpi.metric}`: target {info.format(kpi.target_value)} per {kpi.period}."
+        )
         line = alert_line(kpi)
         if line is not None:
             direction = "below" if info.higher_is_better else "above"

@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 
 from discord.ext import commands
 
-from .catalogue import UnknownMetricError, resolve_metric, resolve_period
+from .catalogue import UnknownMetricError, clip, resolve_metric, resolve_period
 
 
 def unquote(text: str) -> str:
@@ -49,7 +49,8 @@ def parse_number(name: str, argument: str, *, minimum: float | None = None,
         value = float(text)
     except ValueError:
         raise commands.BadArgument(
-            f"`{argument}` is not a number; give `{name}` as a number, like `{name}:{example}`."
+            f"`{clip(argument)}` is not a number; give `{name}` as a number, like "
+            f"`{name}:{example}`."
         ) from None
     if not math.isfinite(value):
         raise commands.BadArgument(f"`{name}` must be a finite number, like `{name}:{example}`.")
@@ -89,7 +90,7 @@ class Day(commands.Converter):
             return date.fromisoformat(text)
         except ValueError:
             raise commands.BadArgument(
-                f"`{text}` is not a date; write it as YYYY-MM-DD, like `2024-01-31`."
+                f"`{clip(text)}` is not a date; write it as YYYY-MM-DD, like `2024-01-31`."
             ) from None
 
 
@@ -104,7 +105,9 @@ class Choice(commands.Converter):
         word = unquote(argument).lower()
         if word not in self.choices:
             listed = ", ".join(f"`{choice}`" for choice in self.choices)
-            raise commands.BadArgument(f"`{argument}` is not a valid {self.name}; use {listed}.")
+            raise commands.BadArgument(
+                f"`{clip(argument)}` is not a valid {self.name}; use {listed}."
+            )
         return word
 
 
@@ -117,7 +120,9 @@ class Switch(commands.Converter):
             return True
         if word in ("false", "no", "off", "0", "disable", "disabled"):
             return False
-        raise commands.BadArgument(f"`{argument}` is not true or false; use `true` or `false`.")
+        raise commands.BadArgument(
+            f"`{clip(argument)}` is not true or false; use `true` or `false`."
+        )
 
 
 def day_start(day: date) -> datetime:

@@ -19,6 +19,7 @@ from .catalogue import (
     MetricInfo,
     UnknownMetricError,
     ValueType,
+    clip,
     closest,
     resolve_metric,
 )
@@ -148,7 +149,7 @@ def resolver(definitions: Definitions) -> Callable[[str], str]:
             return key
         suggestion = closest(name.strip().lower(), [*METRICS, *SHORT_NAMES, *definitions])
         hint = f" Did you mean `{suggestion}`?" if suggestion else ""
-        raise UnknownMetricError(f"`{name}` is not a metric.{hint}")
+        raise UnknownMetricError(f"`{clip(name)}` is not a metric.{hint}")
 
     return resolve
 

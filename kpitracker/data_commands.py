@@ -10,6 +10,7 @@ from typing import Optional
 
 import discord
 import pandas as pd
+from discord import app_commands
 from discord.ext.commands import flag
 from redbot.core import commands
 
@@ -117,6 +118,10 @@ class DataCommands:
 
     @KpiCommands.kpi.command(name="export")
     @commands.admin_or_permissions(manage_guild=True)
+    @app_commands.choices(
+        format=[app_commands.Choice(name=name, value=name) for name in ("csv", "json")],
+        data=[app_commands.Choice(name=name, value=name) for name in ("snapshots", "ledger")],
+    )
     async def kpi_export(self, ctx: commands.Context, *, options: ExportFlags) -> None:
         """Export KPI snapshots or the raw activity ledger as a file.
 

@@ -96,3 +96,27 @@ def status(kpi: Kpi, value: float | None) -> Status:
     if is_alerting(kpi, value):
         return Status.ALERT
     return Status.BEHIND
+
+
+def setting_problem(info: MetricInfo, target: float, threshold: float | None) -> str | None:
+    """Why a target or threshold makes no sense for a metric, or None when both do.
+
+    A higher-is-better metric alerts below target x threshold / 100, so a threshold above 100
+    would alert while the target is met; a lower-is-better one alerts above that line, so its
+    threshold is above 100.
+    """
+    if info.value_type is ValueType.PERCENTAGE and target > 100:
+        return f"`{info.name}` is a percentage, so its target must be at most 100, not {target:g}."
+    if threshold is None:
+        return None
+    if info.higher_is_better and threshold > 100:
+        return (
+            f"`{info.name}` is better when higher, so it alerts below a share of its target: "
+            f"give a threshold of at most 100, like 80, not {threshold:g}."
+        )
+    if not info.higher_is_better and threshold < 100:
+        return (
+            f"`{info.name}` is better when lower, so it alerts above a multiple of its target: "
+            f"give a threshold of at least 100, like 120, not {threshold:g}."
+        )
+    return None

@@ -13,7 +13,15 @@ from redbot.core.data_manager import cog_data_path
 
 from .alert_commands import AlertCommands
 from .alert_job import AlertJob
-from .catalogue import METRICS, PERIOD_DAYS, MetricInfo, UnknownMetricError, resolve_metric
+from .catalogue import (
+    METRICS,
+    PERIOD_DAYS,
+    MetricInfo,
+    UnknownMetricError,
+    clip,
+    resolve_metric,
+    resolve_period,
+)
 from .commands import KpiCommands
 from .comparison_commands import ComparisonCommands
 from .compound_commands import CompoundCommands
@@ -118,8 +126,11 @@ class KPITracker(
         server's custom metrics are computed from the built-in values of the same instant and
         period; any input with no data makes a custom metric no data.
         """
+        days = PERIOD_DAYS[resolve_period(period)]
+        if self.store is None:
+            raise RuntimeError("the KPI tracker is not loaded")
         at_ms = to_ms(at or self.clock())
-        values = await self.store.metrics(_id(guild, "guild"), at_ms, PERIOD_DAYS[period])
+        values = await self.store.metrics(_id(guild, "guild"), at_ms, days)
         custom = await self.custom_metric_definitions(_id(guild, "guild"))
         if custom:
             values.update({key: result.value for key, result in compute(custom, values).items()})
@@ -142,7 +153,7 @@ class KPITracker(
         custom = await self.custom_metric_definitions(guild)
         if name in custom:
             return custom[name].info
-        raise UnknownMetricError(f"`{name}` is not a metric on this server.")
+        raise UnknownMetricError(f"`{clip(name)}` is not a metric on this server.")
 
     async def ltz_distributed(self, guild: Subject, start: datetime, end: datetime) -> float:
         """LTZ distributed (claim amounts and rewards) from `start` up to, not including, `end`."""
@@ -179,6 +190,8 @@ class KPITracker(
         """
         if getattr(user, "bot", False):
             raise LedgerError("bot accounts are not tracked")
+        if self.store is None:
+            raise LedgerError("the KPI tracker is not loaded, so nothing can be recorded")
         row = make_row(
             _id(guild, "guild"), _id(user, "user"), when or self.clock(), kind, amount, detail
         )
@@ -211,15 +224,20 @@ class KPITracker(
         return await self.record(guild, user, Kind.VOICE, amount=seconds, when=start)
 
     @commands.Cog.listener()
-    async def on_kpi_activity(
-        self, guild: Subject, user: Subject, kind: str, amount: float | None = None,
-        detail: str | None = None, when: datetime | None = None,
-    ) -> None:
-        """`bot.dispatch("kpi_activity", guild, user, kind, amount, detail, when)` records a row."""
+    async def on_kpi_activity(self, *arguments, **options) -> None:
+        """`bot.dispatch("kpi_activity", guild, user, kind, amount, detail, when)` records a row.
+
+        Another cog's event cannot be answered, so an invalid one is logged and dropped.
+        """
         try:
-            await self.record(guild, user, kind, amount=amount, detail=detail, when=when, wait=False)
-        except LedgerError as error:
-            log.warning("Ignored a kpi_activity event for guild %s: %s", getattr(guild, "id", guild), error)
+            guild, user, kind, *rest = arguments
+            if len(rest) > 3:
+                raise LedgerError("takes guild, user, kind, amount, detail and when")
+            named = dict(zip(("amount", "detail", "when"), rest))
+            named.update(options)
+            await self.record(guild, user, kind, **named, wait=False)
+        except (LedgerError, TypeError, ValueError) as error:
+            log.warning("Dropped a kpi_activity event: %s", error)
 
     # -- privacy --------------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ class SqliteStore:
         self._pending: list[tuple[list[LedgerRow], asyncio.Future]] = []
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task | None = None
+        self._outstanding: set[asyncio.Future] = set()
 
     @classmethod
     async def open(cls, path: str | Path) -> "SqliteStore":
@@ -90,11 +91,18 @@ class SqliteStore:
             return
         future = asyncio.get_running_loop().create_future()
         self._pending.append((list(rows), future))
+        self._outstanding.add(future)
+        future.add_done_callback(self._outstanding.discard)
         self._wake.set()
         if wait:
             await asyncio.shield(future)
         else:
             future.add_done_callback(_consume)
+
+    async def flush(self) -> None:
+        """Wait until every row queued so far is written (or has failed)."""
+        if self._outstanding:
+            await asyncio.gather(*self._outstanding, return_exceptions=True)
 
     async def import_rows(self, rows: list[LedgerRow]) -> int:
         return await self.transaction(lambda conn: ingest.ingest(conn, rows, numbered=True))
@@ -328,6 +336,8 @@ class SqliteStore:
     # -- deletion ----------------------------------------------------------------------------
 
     async def delete_user(self, user_id: int) -> int:
+        # Rows about the user still queued would otherwise land after the deletion.
+        await self.flush()
         async def work(conn):
             cursor = await conn.execute(
                 "SELECT server_id FROM members WHERE user_id = ?", [user_id]

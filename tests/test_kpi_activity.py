@@ -233,3 +233,42 @@ async def test_unloading_leaves_no_thread_task_or_database_open(red):
     await red.load("kpitracker")
     cog = await kpi_cog(red)
     assert await ledger_count(cog, red.guild.id) == 1
+
+
+async def test_invalid_bot_events_are_logged_and_dropped(red, caplog):
+    import logging
+
+    cog = await kpi_cog(red)
+    when = utc(2024, 1, 1, 8)
+    with caplog.at_level(logging.WARNING, logger="red.kpicogs.kpitracker"):
+        red.bot.dispatch("kpi_activity", red.guild, red.member, 99, None, None, when)
+        red.bot.dispatch("kpi_activity", red.guild, red.member, None)
+        red.bot.dispatch("kpi_activity", red.guild, red.member, "claim", 1, "", when, "extra")
+        red.bot.dispatch("kpi_activity", red.guild, red.member, "claim", 1, None, when)
+        await _settled_rows(cog, red.guild.id, 1)
+
+    assert caplog.text.count("Dropped a kpi_activity event") == 3
+    assert "Traceback" not in caplog.text
+    assert plain(await cog.store.ledger_rows(red.guild.id)) == [
+        (red.guild.id, red.member.id, to_ms(when), Kind.CLAIM, 1.0, "")
+    ]
+
+
+async def test_deletion_waits_for_rows_still_queued(red):
+    cog = await kpi_cog(red)
+    when = utc(2024, 1, 1, 8)
+    for number in range(50):
+        await cog.record_event(red.guild, red.member, f"event {number}", when=when)
+    red.bot.dispatch("kpi_activity", red.guild, red.member, "event", None, "late", when)
+    await asyncio.sleep(0)  # the listener queues its row without waiting for the disk
+
+    await cog.red_delete_data_for_user(requester="user", user_id=red.member.id)
+
+    assert await ledger_count(cog, red.guild.id) == 0
+
+
+async def test_recording_after_unload_says_the_cog_is_not_loaded(red):
+    cog = await kpi_cog(red)
+    await red.unload("kpitracker")
+    with pytest.raises(ValueError, match="not loaded"):
+        await cog.record_claim(red.guild, red.member)

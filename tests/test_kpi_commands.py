@@ -65,6 +65,13 @@ async def test_set_list_enable_disable_remove_as_prefix(red):
         ("!kpi export start_date:2024-03-01 end_date:2024-02-01", "`start_date` 2024-03-01 is after `end_date` 2024-02-01; swap them."),
         ("!kpi economy enabled:maybe", "`maybe` is not true or false; use `true` or `false`."),
         ("!kpi import", "Attach a CSV or JSON file of activity to import, then run the command again."),
+        ("!kpi set metric:churn target:20 alert_threshold:80", "`churn_rate` is better when lower, so it alerts above a multiple of its target: give a threshold of at least 100, like 120, not 80."),
+        ("!kpi set metric:dau target:100 alert_threshold:150", "`daily_active_users` is better when higher, so it alerts below a share of its target: give a threshold of at most 100, like 80, not 150."),
+        ("!kpi set metric:streak_retention target:150", "`streak_retention` is a percentage, so its target must be at most 100, not 150."),
+        ("!kpi export formt:json", "`formt:` is not an option of `kpi export`; its options are `format:`, `data:`, `start_date:`, `end_date:`."),
+        ("!kpi set metric:dau target:5 foo:bar", "`foo:` is not an option of `kpi set`; its options are `metric:`, `target:`, `period:`, `alert_threshold:`."),
+        ("!kpi enable", "The option `metric:` is required; `!help kpi enable` shows an example."),
+        ("!kpi set metric:" + "x" * 1900 + " target:5", "`" + "x" * 59 + "…` is not a metric."),
     ],
 )
 async def test_bad_input_gets_one_sentence(red, command, answer):
@@ -157,9 +164,29 @@ async def test_slash_payload_is_valid_and_metrics_autocomplete(red):
     (set_command,) = [option for option in kpi["options"] if option["name"] == "set"]
     metric = set_command["options"][0]
     assert metric["name"] == "metric" and metric["required"] and metric["autocomplete"]
+    period = [option for option in set_command["options"] if option["name"] == "period"][0]
+    assert [choice["value"] for choice in period["choices"]] == ["day", "week", "month", "quarter"]
 
     command = red.bot.tree.get_command("kpi").get_command("set")
     choices = await command._params["metric"].autocomplete(command.binding, None, "stre")
     assert [choice.value for choice in choices] == [
         "streak_retention", "avg_streak_length", "streak_break_frequency"
     ]
+
+
+async def test_a_change_keeps_the_settings_it_does_not_name(red):
+    cog = await kpi_cog(red)
+    await red.send("!kpi set metric:dau target:500 period:month alert_threshold:80", author=red.admin)
+    await red.send("!kpi disable metric:dau", author=red.admin)
+
+    replies = await red.send("!kpi set metric:dau target:600", author=red.admin)
+
+    assert texts(replies) == [
+        "Updated KPI `daily_active_users`: target 600 per month. "
+        "Alerts when it is below 480 (80% of target)."
+    ]
+    assert await cog.config.guild(red.guild).kpis() == {
+        "daily_active_users": {
+            "target_value": 600.0, "period": "month", "alert_threshold": 80.0, "is_active": False
+        }
+    }
