@@ -36,6 +36,9 @@ class GoalChecker:
 
     @tasks.loop(minutes=CHECK_MINUTES)
     async def goal_loop(self) -> None:
+        due = self.goal_loop.next_iteration
+        if due is not None and due < discord.utils.utcnow():
+            return  # catching up after the wall clock jumped: the next run covers it
         try:
             await self.check_goals()
         except Exception:

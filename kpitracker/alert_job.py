@@ -11,6 +11,7 @@ import time as timer
 from datetime import datetime, timedelta
 
 import discord
+from discord.ext import tasks
 
 from .alert_messages import (
     Firing,
@@ -71,11 +72,10 @@ class AlertJob:
         self.alert_store = AlertStore(self.store)
         self._alert_lock = asyncio.Lock()
         self.alerts_started = asyncio.Event()
-        self._alert_task = asyncio.create_task(self._run_alert_job(), name="kpitracker-alerts")
+        self.alert_loop.start()
 
     async def stop_alert_job(self) -> None:
-        task = getattr(self, "_alert_task", None)
-        if task is None:
+        if not self.alert_loop.is_running():
             return
         # Let an evaluation in progress mark what it sent, so a reload does not resend it.
         lock, held = self._alert_lock, False
@@ -84,30 +84,31 @@ class AlertJob:
         except asyncio.TimeoutError:
             log.warning("Stopped the alert job in the middle of an evaluation")
         try:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            self.alert_loop.cancel()
         finally:
             if held:
                 lock.release()
-        self._alert_task = None
 
-    async def _run_alert_job(self) -> None:
+    @tasks.loop(minutes=EVALUATION_MINUTES)
+    async def alert_loop(self) -> None:
         """Evaluate at once, then every few minutes.
 
-        The pause is measured on asyncio's monotonic clock, not the wall clock, so a clock
-        that jumps (a suspended host, a replay with a fake clock) never causes a burst of
-        catch-up runs; the evaluation itself reads `self.clock()`.
+        After the wall clock jumps ahead (a suspended host), the loop would run once for
+        every interval it missed; those runs are skipped, as one evaluation covers them all.
         """
+        due = self.alert_loop.next_iteration
+        if self.alerts_started.is_set() and due is not None and due < discord.utils.utcnow():
+            return
+        try:
+            await self.evaluate_alerts()
+        except Exception:
+            log.exception("The alert job failed")
+        finally:
+            self.alerts_started.set()
+
+    @alert_loop.before_loop
+    async def _before_alert_loop(self) -> None:
         await self.bot.wait_until_red_ready()
-        while True:
-            try:
-                await self.evaluate_alerts()
-            except Exception:
-                log.exception("The alert job failed")
-            finally:
-                self.alerts_started.set()
-            await asyncio.sleep(EVALUATION_MINUTES * 60)
 
     # -- settings -------------------------------------------------------------------------------
 

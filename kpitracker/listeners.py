@@ -37,6 +37,9 @@ class ActivityListeners:
 
     @tasks.loop(minutes=1)
     async def heartbeat(self) -> None:
+        due = self.heartbeat.next_iteration
+        if due is not None and due < discord.utils.utcnow():
+            return  # catching up after the wall clock jumped: one beat is enough
         await self.store.set_meta(LAST_SEEN, str(to_ms(self.clock())))
 
     @commands.Cog.listener()

@@ -56,6 +56,9 @@ class ReportDelivery:
 
     @tasks.loop(minutes=1)
     async def report_loop(self) -> None:
+        due = self.report_loop.next_iteration
+        if due is not None and due < discord.utils.utcnow():
+            return  # catching up after the wall clock jumped: the next run covers it
         try:
             await self.run_due_reports()
         except Exception:

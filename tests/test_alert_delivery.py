@@ -79,7 +79,7 @@ async def test_a_reload_in_the_middle_of_a_breach_repeats_nothing(red):
     with time_machine.travel(DAY2 + 10 * H + 31 * MIN, tick=False):
         await red.reload("kpitracker")
         cog = await alert_cog(red)  # its start-up evaluation ran at 10:31
-    assert before._alert_task is None and cog is not before
+    assert not before.alert_loop.is_running() and cog is not before
     cog.clock = clock.at(DAY2 + 10 * H + 31 * MIN)
     await cog.evaluate_alerts()
     await evaluate_every(cog, clock, DAY2 + 10 * H + 35 * MIN, DAY2 + 14 * H)
