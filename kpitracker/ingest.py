@@ -239,37 +239,53 @@ STEPS = [
 ]
 
 
-def as_parameters(rows: list[LedgerRow], *, numbered: bool) -> list[tuple]:
-    """Rows as SQL parameters; `numbered` counts the copies of a row that repeats in `rows`."""
-    seen: dict[LedgerRow, int] = {}
+def as_parameters(rows: list[LedgerRow]) -> list[tuple]:
+    """Rows as SQL parameters, each numbered among the copies of it in `rows`."""
+    copies: dict[LedgerRow, int] = {}
     parameters = []
     for row in rows:
-        seq = 0
-        if numbered:
-            seq = seen.get(row, 0)
-            seen[row] = seq + 1
+        seq = copies.get(row, 0)
+        copies[row] = seq + 1
         parameters.append(
             (row.server_id, row.user_id, row.ts_ms, int(row.kind), row.amount, row.detail, seq)
         )
     return parameters
 
 
-async def ingest(conn, rows: list[LedgerRow], *, numbered: bool = False) -> int:
+# Live activity: every row is one more activity, even the same one again at the same instant
+# (two badges awarded by one message); each copy is numbered after those already held.
+TAKE_LIVE_ROWS = """
+    INSERT INTO temp.fresh
+    SELECT i.server_id, i.user_id, i.ts, i.kind, i.amount, i.detail,
+           i.seq + coalesce((
+               SELECT MAX(l.seq) + 1 FROM ledger AS l
+               WHERE l.server_id = i.server_id AND l.user_id = i.user_id AND l.ts = i.ts
+                 AND l.kind = i.kind AND l.amount = i.amount AND l.detail = i.detail), 0)
+    FROM temp.incoming AS i
+    WHERE i.ts >= coalesce(
+        (SELECT c.before_ts FROM compaction AS c WHERE c.server_id = i.server_id), 0)
+"""
+
+
+async def ingest(conn, rows: list[LedgerRow], *, from_file: bool = False) -> int:
     """Write `rows` inside the caller's transaction; return how many were new.
 
-    Rows from one file are `numbered`: a row that the file holds twice is two activities.
-    Live rows are not: the same row sent twice is one activity sent twice.
+    Rows `from_file` are matched with what the ledger holds, so importing a file twice adds
+    nothing; a row the file holds twice is two activities. Live rows are always added.
     """
     await conn.execute("DELETE FROM temp.incoming")
     # A large import would hold the event loop while its rows are turned into parameters.
     parameters = (
-        await asyncio.to_thread(as_parameters, rows, numbered=numbered)
+        await asyncio.to_thread(as_parameters, rows)
         if len(rows) > 2_000
-        else as_parameters(rows, numbered=numbered)
+        else as_parameters(rows)
     )
     await conn.executemany("INSERT INTO temp.incoming VALUES (?, ?, ?, ?, ?, ?, ?)", parameters)
+    steps = list(STEPS)
+    if not from_file:
+        steps[1] = TAKE_LIVE_ROWS
     added = 0
-    for number, step in enumerate(STEPS):
+    for number, step in enumerate(steps):
         cursor = await conn.execute(step)
         if number == 2:
             added = cursor.rowcount

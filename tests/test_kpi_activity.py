@@ -134,11 +134,9 @@ async def _settled_rows(cog, guild_id, expected):
 
 async def test_joins_leaves_and_voice_sessions_from_discord(red):
     cog = await kpi_cog(red, now=utc(2024, 3, 1, 20))
-    newcomer = red.make_member("Newcomer")
+    newcomer = red.make_member("Newcomer")  # dpytest announces the join, as Discord does
     robot = red.make_member("Robot")
     robot._user.bot = True
-
-    red.bot.dispatch("member_join", newcomer)
     red.bot.dispatch("member_join", robot)
     stage, lounge = SimpleNamespace(id=1), SimpleNamespace(id=2)
     off = SimpleNamespace(channel=None)
@@ -272,3 +270,19 @@ async def test_recording_after_unload_says_the_cog_is_not_loaded(red):
     await red.unload("kpitracker")
     with pytest.raises(ValueError, match="not loaded"):
         await cog.record_claim(red.guild, red.member)
+
+
+async def test_the_same_live_activity_twice_is_two_activities(red):
+    cog = await kpi_cog(red)
+    when = utc(2024, 5, 1, 12)
+    for _ in range(2):
+        await cog.record_reward(red.guild, red.member, 1, "badge:bronze", when=when)
+        await cog.record_event(red.guild, red.member, "raid", when=when)
+    await asyncio.gather(*(cog.record_event(red.guild, red.member, "raid", when=when) for _ in range(3)))
+
+    rows = plain(await cog.store.ledger_rows(red.guild.id))
+
+    assert rows.count((red.guild.id, red.member.id, to_ms(when), Kind.REWARD, 1.0, "badge:bronze")) == 2
+    assert rows.count((red.guild.id, red.member.id, to_ms(when), Kind.EVENT, 0.0, "raid")) == 5
+    values = await cog.store.metrics(red.guild.id, to_ms(utc(2024, 5, 2)), 7)
+    assert values["triggered_event_rate"] == pytest.approx(5 / 7)
