@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +28,12 @@ PACE = "#eb459e"
 FORECAST = "#5865f2"
 
 Point = tuple[datetime, float]
+
+# Figures are independent, but matplotlib's font cache and mathtext parser are shared and not
+# thread-safe: charts drawn in worker threads are drawn one at a time.
+_drawing = threading.Lock()
+FIRST_DRAWABLE = mdates.date2num(datetime(1, 1, 2))
+LAST_DRAWABLE = mdates.date2num(datetime(9999, 12, 30))
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,9 @@ def goal_figure(data: ChartData) -> Figure:
             zorder=2,
         )
 
+    # The margins around a goal due near the year 9999 must not leave the dates matplotlib draws.
+    left, right = axes.get_xlim()
+    axes.set_xlim(max(left, FIRST_DRAWABLE), min(right, LAST_DRAWABLE))
     axes.set_ylim(bottom=min(0, *_all_values(data)), top=max(_all_values(data)) * 1.1 or 1)
     locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
     axes.xaxis.set_major_locator(locator)
@@ -111,11 +121,14 @@ def goal_figure(data: ChartData) -> Figure:
         side.set_color(GRID)
     axes.tick_params(colors=TEXT, labelsize=9)
     axes.xaxis.get_offset_text().set_color(TEXT)
+    # Names and units are shown as typed: a `$` must not start mathtext.
     if data.unit:
-        axes.set_ylabel(data.unit, color=TEXT)
-    axes.set_title(data.title, color=TEXT, fontsize=13, fontweight="bold", loc="left")
+        axes.set_ylabel(data.unit, color=TEXT, parse_math=False)
+    axes.set_title(
+        data.title, color=TEXT, fontsize=13, fontweight="bold", loc="left", parse_math=False
+    )
     if data.subtitle:
-        axes.set_title(data.subtitle, color=TEXT, fontsize=9, loc="right")
+        axes.set_title(data.subtitle, color=TEXT, fontsize=9, loc="right", parse_math=False)
     legend = axes.legend(
         loc="best", fontsize=8, facecolor=BACKGROUND, edgecolor=GRID, framealpha=0.85
     )
@@ -127,14 +140,15 @@ def goal_figure(data: ChartData) -> Figure:
 
 def goal_chart(data: ChartData) -> bytes:
     """The chart as PNG bytes."""
-    figure = goal_figure(data)
     buffer = io.BytesIO()
-    figure.savefig(
-        buffer,
-        format="png",
-        facecolor=BACKGROUND,
-        metadata={"Title": data.title, "Description": data.as_json()},
-    )
+    with _drawing:
+        figure = goal_figure(data)
+        figure.savefig(
+            buffer,
+            format="png",
+            facecolor=BACKGROUND,
+            metadata={"Title": data.title, "Description": data.as_json()},
+        )
     return buffer.getvalue()
 
 

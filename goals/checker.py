@@ -140,22 +140,29 @@ class GoalChecker:
             await self._check_guild(kpi, guild, self.clock())
 
     async def _check_guild(self, kpi, guild: discord.Guild, now: datetime) -> int:
-        settings = self.config.guild(guild)
-        stored = await settings.goals()
+        stored = await self.config.guild(guild).goals()
         for key, data in stored.items():
-            goal = Goal.from_config(data)
-            if now < goal.start:
-                continue
-            recorded = await self.record_days(kpi, guild, goal, now)
-            pace, _, _ = await self.evaluate(kpi, guild, goal, now)
-            unit = await self.goal_unit(kpi, guild, goal)
-            messages = self.announcements(goal, pace, now, unit)
-            if recorded or messages:
-                # Stored before anything is sent: a crash may lose a message, never repeat one.
-                await settings.goals.set_raw(key, value=goal.to_config())
-            for content, with_celebration in messages:
-                await self.announce(guild, goal, pace, now, unit, content, with_celebration)
+            try:
+                await self._check_goal(kpi, guild, key, data, now)
+            except Exception:
+                log.warning(
+                    "Skipped a goal of guild %s in the goal check", guild.id, exc_info=True
+                )
         return len(stored)
+
+    async def _check_goal(self, kpi, guild: discord.Guild, key: str, data: dict, now) -> None:
+        goal = Goal.from_config(data)
+        if now < goal.start:
+            return
+        recorded = await self.record_days(kpi, guild, goal, now)
+        pace, _, _ = await self.evaluate(kpi, guild, goal, now)
+        unit = await self.goal_unit(kpi, guild, goal)
+        messages = self.announcements(goal, pace, now, unit)
+        if recorded or messages:
+            # Stored before anything is sent: a crash may lose a message, never repeat one.
+            await self.config.guild(guild).goals.set_raw(key, value=goal.to_config())
+        for content, with_celebration in messages:
+            await self.announce(guild, goal, pace, now, unit, content, with_celebration)
 
     async def record_days(self, kpi, guild, goal: Goal, now: datetime) -> int:
         """Fill the values of the goal's ended days that have none (all of them after an
@@ -215,6 +222,11 @@ class GoalChecker:
         return Goal.from_config(data) if data else None
 
     async def all_goals(self, guild: discord.Guild) -> list[Goal]:
-        stored = await self.config.guild(guild).goals()
-        goals = [Goal.from_config(data) for data in stored.values()]
+        """The guild's goals by deadline; one stored in a form that cannot be read is left out."""
+        goals = []
+        for data in (await self.config.guild(guild).goals()).values():
+            try:
+                goals.append(Goal.from_config(data))
+            except (KeyError, TypeError, ValueError):
+                log.warning("Skipped an unreadable stored goal of guild %s", guild.id)
         return sorted(goals, key=lambda goal: (goal.deadline, goal.key))

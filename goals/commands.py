@@ -17,7 +17,7 @@ from redbot.core.utils.chat_formatting import pagify
 
 from .charts import goal_chart
 from .converters import Day, GoalName, GoalTypeName, MetricText, Target
-from .errors import Refusal
+from .errors import Refusal, kpitracker_missing_text
 from .messages import (
     celebration_embed,
     chart_data,
@@ -26,6 +26,8 @@ from .messages import (
     list_line,
     not_achieved_text,
     progress_embed,
+    unreadable_embed,
+    unreadable_line,
 )
 from .models import Goal, GoalError, GoalType, new_goal, utc_day
 from .progress import Verdict
@@ -37,10 +39,17 @@ EMBEDS_PER_MESSAGE = 5
 
 
 def refusing(command):
-    """Let a command's `GoalError` reach the user as a refusal, not as a failure of the bot."""
+    """Refuse the command while KPI Tracker is not loaded, and let its `GoalError` reach the
+    user as a refusal, not as a failure of the bot.
+
+    KPI Tracker is checked here rather than in a cog check so that `[p]help goals` still lists
+    the commands while it is not loaded.
+    """
 
     @functools.wraps(command)
     async def checked(self, ctx, *args, **kwargs):
+        if self.kpitracker() is None:
+            raise Refusal(await kpitracker_missing_text(self.bot, ctx))
         try:
             return await command(self, ctx, *args, **kwargs)
         except GoalError as error:
@@ -111,8 +120,12 @@ class GoalCommands:
         kpi = self.kpitracker()
         lines = ["**Community goals**"]
         for goal in goals:
-            unit = await self.goal_unit(kpi, ctx.guild, goal)
-            lines.append(list_line(goal, goal_state(goal, now), unit))
+            try:
+                unit = await self.goal_unit(kpi, ctx.guild, goal)
+                lines.append(list_line(goal, goal_state(goal, now), unit))
+            except Exception:
+                log.warning("Could not list a goal of guild %s", ctx.guild.id, exc_info=True)
+                lines.append(unreadable_line(goal))
         for page in pagify("\n".join(lines)):
             await ctx.send(page, allowed_mentions=discord.AllowedMentions.none())
 
@@ -196,16 +209,21 @@ class GoalCommands:
         async with ctx.typing():
             items = []
             for number, goal in enumerate(goals, start=1):
-                pace, history, current = await self.evaluate(kpi, ctx.guild, goal, now)
-                unit = await self.goal_unit(kpi, ctx.guild, goal)
-                filename = chart_filename(goal, number)
-                data = chart_data(goal, pace, history, current, unit)
-                png = await asyncio.to_thread(goal_chart, data)
-                embed = progress_embed(goal, pace, unit, now, chart=filename)
-                items.append((embed, discord.File(io.BytesIO(png), filename=filename)))
+                try:
+                    items.append(await self.progress_item(kpi, ctx.guild, goal, now, number))
+                except Exception:
+                    log.warning(
+                        "Could not show the progress of a goal of guild %s",
+                        ctx.guild.id,
+                        exc_info=True,
+                    )
+                    items.append((unreadable_embed(goal), None))
         for first in range(0, len(items), EMBEDS_PER_MESSAGE):
             batch = items[first : first + EMBEDS_PER_MESSAGE]
-            await ctx.send(embeds=[embed for embed, _ in batch], files=[file for _, file in batch])
+            await ctx.send(
+                embeds=[embed for embed, _ in batch],
+                files=[file for _, file in batch if file is not None],
+            )
 
     @goals.command(name="celebrate")
     @commands.admin_or_permissions(manage_guild=True)
@@ -247,6 +265,16 @@ class GoalCommands:
     del _command
 
     # -- helpers -------------------------------------------------------------------------------
+
+    async def progress_item(self, kpi, guild, goal: Goal, now, number: int):
+        """A goal's progress embed and its chart as a file."""
+        pace, history, current = await self.evaluate(kpi, guild, goal, now)
+        unit = await self.goal_unit(kpi, guild, goal)
+        filename = chart_filename(goal, number)
+        data = chart_data(goal, pace, history, current, unit)
+        png = await asyncio.to_thread(goal_chart, data)
+        embed = progress_embed(goal, pace, unit, now, chart=filename)
+        return embed, discord.File(io.BytesIO(png), filename=filename)
 
     async def require_goal(self, guild: discord.Guild, name: str) -> Goal:
         goal = await self.find_goal(guild, name)

@@ -21,10 +21,6 @@ class Refusal(commands.CommandError):
     """A request the goals cog turns down; its message is the one sentence to show."""
 
 
-class KpiTrackerMissing(commands.CheckFailure):
-    """The cog's check while KPI Tracker is not loaded; the message says how to load it."""
-
-
 def cause(error: BaseException) -> BaseException:
     """The error itself under the layers that prefix, hybrid and slash invocation add."""
     for _ in range(10):
@@ -39,7 +35,7 @@ def explain(ctx: commands.Context, error: BaseException) -> str | None:
     """The sentence to send, or None when the error is a fault in the bot, not the input."""
     error = cause(error)
     usage = f"`{ctx.clean_prefix}help {ctx.command.qualified_name}`" if ctx.command else "the help"
-    if isinstance(error, (GoalError, KpiTrackerMissing, Refusal)):
+    if isinstance(error, (GoalError, Refusal)):
         return str(error)
     if isinstance(error, commands.NoPrivateMessage):
         return "Goals belong to a server; use this command in one."
@@ -62,3 +58,14 @@ def explain(ctx: commands.Context, error: BaseException) -> str | None:
     if isinstance(error, commands.UserInputError):
         return f"{error} {usage} shows how to use this command."
     return None
+
+
+async def kpitracker_missing_text(bot, ctx: commands.Context) -> str:
+    prefix = ctx.clean_prefix
+    if ctx.interaction is not None or not prefix:
+        prefixes = await bot.get_valid_prefixes(ctx.guild)
+        prefix = prefixes[0] if prefixes else "[p]"
+    return (
+        "Goals read their numbers from the KPITracker cog, which is not loaded; a bot owner "
+        f"can load it with `{prefix}load kpitracker`."
+    )

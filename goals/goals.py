@@ -14,7 +14,7 @@ from redbot.core.bot import Red
 from .checker import GoalChecker
 from .commands import GoalCommands
 from .manage_commands import GoalManagement
-from .errors import KpiTrackerMissing, explain
+from .errors import explain
 from .messages import report_line
 
 log = logging.getLogger("red.kpicogs.goals")
@@ -41,11 +41,6 @@ class Goals(GoalCommands, GoalManagement, GoalChecker, commands.Cog):
     async def cog_unload(self) -> None:
         self.stop_goal_loop()
 
-    async def cog_check(self, ctx: commands.Context) -> bool:
-        if self.kpitracker() is None:
-            raise KpiTrackerMissing(await kpitracker_missing_text(self.bot, ctx))
-        return True
-
     async def cog_command_error(self, ctx: commands.Context, error: Exception) -> None:
         message = explain(ctx, error)
         if message is None:
@@ -63,8 +58,11 @@ class Goals(GoalCommands, GoalManagement, GoalChecker, commands.Cog):
         now = self.clock()
         lines = []
         for goal in await self.all_goals(guild):
-            pace, _, _ = await self.evaluate(kpi, guild, goal, now)
-            lines.append(report_line(goal, pace, await self.goal_unit(kpi, guild, goal)))
+            try:
+                pace, _, _ = await self.evaluate(kpi, guild, goal, now)
+                lines.append(report_line(goal, pace, await self.goal_unit(kpi, guild, goal)))
+            except Exception:
+                log.warning("Left a goal of guild %s out of the report", guild.id, exc_info=True)
         return lines
 
     async def goals_using_metric(self, guild: discord.Guild, name: str) -> list[str]:
@@ -91,14 +89,3 @@ class Goals(GoalCommands, GoalManagement, GoalChecker, commands.Cog):
                         )
                         cleared += 1
         log.info("Removed a user's ID from %d goals on a %s request", cleared, requester)
-
-
-async def kpitracker_missing_text(bot: Red, ctx: commands.Context) -> str:
-    prefix = ctx.clean_prefix
-    if ctx.interaction is not None or not prefix:
-        prefixes = await bot.get_valid_prefixes(ctx.guild)
-        prefix = prefixes[0] if prefixes else "[p]"
-    return (
-        "Goals read their numbers from the KPITracker cog, which is not loaded; a bot owner "
-        f"can load it with `{prefix}load kpitracker`."
-    )

@@ -13,6 +13,7 @@ from .commands import Flags, GoalCommands, NameFlags, autocomplete_goal, refusin
 from .converters import Amount, Day, GoalName, Switch, Target
 from .messages import format_percent, format_value
 from .models import GoalError, check_dates, check_target, name_key, utc_day
+from .progress import retarget_milestones
 
 NOWHERE = "nowhere (no channel is set and I cannot post in a system channel)"
 
@@ -69,9 +70,14 @@ class GoalManagement:
             settings = self.config.guild(ctx.guild)
             goal = await self.require_goal(ctx.guild, options.name)
             old_key = goal.key
-            if options.target is not None:
+            if options.target is not None and options.target != goal.target:
                 check_target(goal.goal_type, options.target)
-                goal.target = options.target
+                old_target, goal.target = goal.target, options.target
+                # Reached and the milestones follow the new target (see retarget_milestones).
+                pace, _, _ = await self.evaluate(self.kpitracker(), ctx.guild, goal, self.clock())
+                goal.announced = retarget_milestones(
+                    goal.announced, old_target, goal.target, pace.value
+                )
             if options.deadline is not None:
                 check_dates(goal.start, options.deadline, utc_day(self.clock()), start_given=False)
                 goal.deadline = options.deadline

@@ -154,6 +154,8 @@ def celebration_embed(goal: Goal, pace: Pace, unit: str, now: datetime) -> disco
 def not_achieved_text(goal: Goal, pace: Pace, unit: str, now: datetime) -> str:
     where = f"{format_percent(pace.percent)} ({reading(pace.value, goal.target, unit)})"
     if pace.verdict is Verdict.MISSED:
+        if pace.value is None:
+            return f"`{goal.name}` ended with no data, so it cannot be celebrated."
         return (
             f"`{goal.name}` ended at {where} without reaching its target, so it cannot be "
             "celebrated."
@@ -163,9 +165,30 @@ def not_achieved_text(goal: Goal, pace: Pace, unit: str, now: datetime) -> str:
             f"`{goal.name}` has not started yet (it starts {utc_day(goal.start)}), so it cannot "
             "be celebrated."
         )
+    if pace.value is None:
+        return (
+            f"`{goal.name}` is not achieved yet: it has no data yet, with "
+            f"{pace.days_left:.1f} days left, so it cannot be celebrated."
+        )
     return (
         f"`{goal.name}` is not achieved yet: it is at {where} with {pace.days_left:.1f} days "
         "left, so it cannot be celebrated."
+    )
+
+
+UNREADABLE = "its progress cannot be worked out; check its dates and target with `goals edit`"
+
+
+def unreadable_line(goal: Goal) -> str:
+    """The list line of a goal whose stored record cannot be judged."""
+    return f"- **{goal.name}** · {UNREADABLE}"
+
+
+def unreadable_embed(goal: Goal) -> discord.Embed:
+    return discord.Embed(
+        title=f"⚠️ {goal.name}",
+        description=UNREADABLE[0].upper() + UNREADABLE[1:] + ".",
+        colour=discord.Colour.light_grey(),
     )
 
 

@@ -9,6 +9,8 @@ from datetime import date, datetime, time, timedelta, timezone
 
 MAX_NAME_LENGTH = 60
 MAX_TARGET = 1e12
+# A start or deadline further ahead than this is a typo, not a plan.
+MAX_YEARS_AHEAD = 5
 
 
 class GoalError(ValueError):
@@ -90,7 +92,17 @@ def day_start(day: date) -> datetime:
 
 def day_end(day: date) -> datetime:
     """00:00 UTC of the next day: the instant a day's value is read at."""
+    if day >= date.max:  # the last representable day ends at the last representable instant
+        return datetime.max.replace(tzinfo=timezone.utc)
     return day_start(day + timedelta(days=1))
+
+
+def latest_day(today: date) -> date:
+    """The furthest day a goal may start or end on: `MAX_YEARS_AHEAD` years after today."""
+    try:
+        return today.replace(year=today.year + MAX_YEARS_AHEAD)
+    except ValueError:  # 29 February, in a year that has none
+        return today.replace(year=today.year + MAX_YEARS_AHEAD, day=28)
 
 
 def utc_day(moment: datetime) -> date:
@@ -203,14 +215,26 @@ def check_target(goal_type: GoalType, target: float) -> None:
 
 
 def check_dates(start: datetime, deadline: date, today: date, *, start_given: bool) -> None:
-    """Refuse a start or deadline in the past and a deadline before the start."""
+    """Refuse a start or deadline in the past or too far ahead, and a deadline before the
+    start."""
+    latest = latest_day(today)
     if start_given and utc_day(start) < today:
         raise GoalError(
             f"The start date {utc_day(start)} is in the past; give today ({today}) or a later day."
         )
+    if start_given and utc_day(start) > latest:
+        raise GoalError(
+            f"The start date {utc_day(start)} is more than {MAX_YEARS_AHEAD} years away; give "
+            f"a day up to {latest}."
+        )
     if deadline < today:
         raise GoalError(
             f"The deadline {deadline} is in the past; give today ({today}) or a later day."
+        )
+    if deadline > latest:
+        raise GoalError(
+            f"The deadline {deadline} is more than {MAX_YEARS_AHEAD} years away; give a day up "
+            f"to {latest}."
         )
     if deadline < utc_day(start):
         raise GoalError(

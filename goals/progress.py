@@ -173,6 +173,36 @@ def new_milestones(percent: float | None, announced: list[str]) -> list[int]:
     return [mark for mark in MILESTONES if percent >= mark and str(mark) not in announced]
 
 
+def retarget_milestones(
+    announced: list[str], old_target: float, new_target: float, value: float | None
+) -> list[str]:
+    """The announcement keys of a goal whose target changes from `old_target` to `new_target`,
+    its value now being `value`.
+
+    A milestone announced for the old target stays announced if the value is still at it
+    against the new target, else it can be announced again once reached. The milestones of
+    each target are remembered (as `"50@400.0"`), so going back to a target never repeats one
+    already announced for it.
+    """
+    marks = {str(mark) for mark in MILESTONES}
+    percent = percent_of(value, new_target)
+    current = [key for key in announced if key in marks]
+    old_tag, new_tag = f"@{float(old_target)!r}", f"@{float(new_target)!r}"
+    restored = {key[: -len(new_tag)] for key in announced if key.endswith(new_tag)}
+    still_true = {key for key in current if percent is not None and percent >= int(key)}
+    kept = [
+        key
+        for key in announced
+        if key not in marks and not key.endswith(new_tag) and not key.endswith(old_tag)
+    ]
+    archived = sorted(
+        {key[: -len(old_tag)] for key in announced if key.endswith(old_tag)} | set(current),
+        key=int,
+    )
+    now_announced = sorted(restored | still_true, key=int)
+    return kept + [key + old_tag for key in archived] + now_announced
+
+
 def progress_bar(percent: float | None, width: int = 20) -> str:
     if percent is None:
         return "░" * width

@@ -167,3 +167,31 @@ async def test_without_a_channel_announcements_are_kept_back_and_never_replayed(
 
     posted = [reply.content for reply in red.sent[before:] if reply.channel_id == channel.id]
     assert posted == ["🏁 **Badges** reached its target: 40 of 40."]
+
+
+async def test_a_raised_target_is_reached_and_announced_against_the_new_target(red):
+    with time_machine.travel(T0, tick=False):
+        await goals_cog(red)
+        channel = await announcement_channel(red)
+        await red.send(
+            "!goals set name:Badges type:custom target:4 deadline:2024-05-10", author=red.admin
+        )
+        await red.send("!goals record name:Badges value:4", author=red.admin)
+        await red.send("!goals edit name:Badges target:100", author=red.admin)
+        await red.send("!goals record name:Badges value:60", author=red.admin)
+        listed = await red.send("!goals")
+        refused = await red.send("!goals celebrate name:Badges", author=red.admin)
+        await red.send("!goals edit name:Badges target:4", author=red.admin)
+        await red.send("!goals record name:Badges value:61", author=red.admin)
+        lowered = await red.send("!goals")
+
+    assert posted_in(red, channel) == [
+        "🏁 **Badges** reached its target: 4 of 4 (passing 25%, 50%, 75% on the way).",
+        "🎯 **Badges** is 50% of the way: 60 of 100 (passing 25% on the way).",
+    ]
+    assert "reached" not in listed[0].content and "active" in listed[0].content
+    assert [reply.content for reply in refused] == [
+        "`Badges` is not achieved yet: it is at 60.0% (60 of 100) with 9.6 days left, so it "
+        "cannot be celebrated."
+    ]
+    assert "reached 🏆" in lowered[0].content  # 4 was reached before: not announced again

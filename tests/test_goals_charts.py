@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from datetime import date, datetime, timedelta, timezone
 
 import numpy
+from matplotlib.text import Text
 from PIL import Image
 
+from goals import charts
 from goals.charts import PACE, TARGET, VALUE, goal_chart, goal_figure
 from goals.messages import chart_data
 from goals.models import GoalType, new_goal
 from goals.progress import assess
+from goals_helpers import chart_points
 
 NOW = datetime(2024, 1, 11, 9, tzinfo=timezone.utc)
 
@@ -92,3 +96,32 @@ def test_the_figure_draws_exactly_those_points():
     assert axes.get_ylim()[0] == 0 and axes.get_ylim()[1] >= 400
     assert axes.get_title(loc="left") == "Q1 Growth"
     assert axes.get_facecolor()[:3] != (1.0, 1.0, 1.0)  # a dark plot, not white
+
+
+def test_dollar_signs_in_names_are_drawn_as_typed():
+    goal, pace, history, current = _goal_with_history()
+    goal.name = "Budget $}$ goal"
+
+    png = goal_chart(chart_data(goal, pace, history, current, "$"))
+    goal.name = "Raise $5 and $10"
+    figure = goal_figure(chart_data(goal, pace, history, current, "$"))
+
+    assert chart_points(png)["title"] == "Budget $}$ goal"
+    with_dollars = [text for text in figure.findobj(Text) if "$" in text.get_text()]
+    assert {text.get_text() for text in with_dollars} == {"Raise $5 and $10", "$"}
+    assert not any(text.get_parse_math() for text in with_dollars)
+
+
+def test_charts_are_drawn_one_at_a_time():
+    goal, pace, history, current = _goal_with_history()
+    data = chart_data(goal, pace, history, current, "users")
+    drawn = []
+
+    with charts._drawing:
+        worker = threading.Thread(target=lambda: drawn.append(goal_chart(data)))
+        worker.start()
+        worker.join(timeout=0.5)
+        waiting = worker.is_alive()
+    worker.join(timeout=30)
+
+    assert waiting and len(drawn) == 1

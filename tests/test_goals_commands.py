@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
+from goals.models import GoalType, new_goal
 from goals_helpers import chart_points, goals_cog
 from kpi_helpers import texts, utc
 from redharness import slash_payload_problems
@@ -119,6 +122,23 @@ BAD_INPUT = [
         "Give either `value:` (the value now) or `add:` (an amount to add).",
     ),
     ("goals settings celebrate:maybe", "`maybe` is not true or false; use `true` or `false`."),
+    (
+        "goals set name:A type:dau target:5 deadline:9999-12-31",
+        "The deadline 9999-12-31 is more than 5 years away; give a day up to 2029-01-10.",
+    ),
+    (
+        "goals set name:A type:dau target:5 deadline:2040-01-01 start:2035-01-01",
+        "The start date 2035-01-01 is more than 5 years away; give a day up to 2029-01-10.",
+    ),
+    (
+        "goals edit name:Launch deadline:9999-12-31",
+        "The deadline 9999-12-31 is more than 5 years away; give a day up to 2029-01-10.",
+    ),
+    (
+        "goals celebrate name:Launch",
+        "`Launch` is not achieved yet: it has no data yet, with 21.4 days left, so it cannot be "
+        "celebrated.",
+    ),
 ]
 
 
@@ -236,6 +256,43 @@ async def test_every_command_says_how_to_load_kpitracker_when_it_is_missing(red)
     cog = red.bot.get_cog("Goals")
     await cog.check_goals()  # the periodic check waits quietly for kpitracker
     assert await cog.goal_report_lines(red.guild) == []
+
+
+async def test_help_lists_the_commands_while_kpitracker_is_not_loaded(red):
+    await goals_cog(red)
+    await red.unload("kpitracker")
+
+    [help_page] = await red.send("!help goals", author=red.admin)
+
+    listed = help_page.embeds[0].fields[-1].value if help_page.embeds else help_page.content
+    for name in ("celebrate", "edit", "progress", "record", "remove", "set", "settings"):
+        assert f"**{name}**" in listed, name
+
+
+async def test_a_goal_stored_with_impossible_dates_breaks_no_other_goal(red, caplog):
+    cog = await _with_a_goal(red)
+    await red.send("!goals record name:Launch value:30", author=red.admin)
+    far = new_goal("Far", GoalType.CUSTOM, 5, date(2024, 2, 1), NOW).to_config()
+    far["deadline"] = "9999-12-31"  # stored before such deadlines were refused
+    far["recorded"], far["values"] = 2.0, {"2024-01-10": 2.0}
+    broken = dict(far, name="Broken", start="not a date")
+    async with cog.config.guild(red.guild).goals() as stored:
+        stored["far"], stored["broken"] = far, broken
+
+    listed = await red.send("!goals")
+    [progress] = await red.send("!goals progress")
+    recorded = await red.send("!goals record name:Launch value:40", author=red.admin)
+    await cog.check_goals()
+    report = await cog.goal_report_lines(red.guild)
+
+    assert "**Launch**" in listed[0].content and "**Far**" in listed[0].content
+    assert "9999-12-31 · active" in listed[0].content
+    assert [embed.title for embed in progress.embeds] == ["⚪ Launch", "⚪ Far"]
+    assert len(progress.files) == 2
+    assert texts(recorded) == ["`Launch` is now at 40 of 100 (40.0%)."]
+    assert [line.split(":")[0] for line in report] == ["Launch", "Far"]
+    assert f"Skipped an unreadable stored goal of guild {red.guild.id}" in caplog.text
+    assert "OverflowError" not in caplog.text
 
 
 async def test_help_is_the_manual(red):

@@ -7,7 +7,13 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from goals.models import GoalError, GoalType, new_goal, parse_goal_type
-from goals.progress import Verdict, assess, new_milestones, progress_bar
+from goals.progress import (
+    Verdict,
+    assess,
+    new_milestones,
+    progress_bar,
+    retarget_milestones,
+)
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 DUE = START + timedelta(days=30)
@@ -127,6 +133,14 @@ NOW = datetime(2024, 1, 10, 15, tzinfo=timezone.utc)
         ({"name": "q1   GROWTH"}, "A goal named `q1 GROWTH` already exists"),
         ({"goal_type": GoalType.STREAK_RETENTION, "target": 120}, "percentage"),
         ({"metric": "dau"}, "only a custom goal takes `metric:`"),
+        (
+            {"deadline": date(9999, 12, 31)},
+            "The deadline 9999-12-31 is more than 5 years away; give a day up to 2029-01-10",
+        ),
+        (
+            {"start_day": date(2030, 1, 1), "deadline": date(2030, 2, 1)},
+            "The start date 2030-01-01 is more than 5 years away; give a day up to 2029-01-10",
+        ),
     ],
 )
 def test_bad_goals_are_refused_with_one_sentence(changes, sentence):
@@ -172,3 +186,39 @@ def test_the_days_to_record_are_the_ended_days_without_a_value():
 
     assert [day.isoformat() for day in missing] == ["2024-01-10", "2024-01-12", "2024-01-13"]
     assert after[-1] == date(2024, 1, 16) and len(after) == 6
+
+
+def test_the_last_day_a_goal_can_have_is_five_years_ahead():
+    on_the_horizon = new_goal("Far", GoalType.DAU, 5, date(2029, 1, 10), NOW)
+    leap_day = datetime(2024, 2, 29, 12, tzinfo=timezone.utc)
+
+    assert on_the_horizon.deadline == date(2029, 1, 10)
+    with pytest.raises(GoalError, match="give a day up to 2029-02-28"):
+        new_goal("Leap", GoalType.DAU, 5, date(2029, 3, 1), leap_day)
+
+
+def test_a_goal_due_on_the_last_representable_day_still_has_a_due_instant():
+    goal = new_goal("Far", GoalType.DAU, 5, date(2024, 3, 1), NOW)
+    goal.deadline = date.max
+
+    assert goal.due.year == 9999 and goal.due > NOW
+
+
+def test_milestones_follow_a_new_target():
+    reached = ["25", "50", "75", "100"]
+
+    raised = retarget_milestones(reached, 4, 100, 4)
+    lowered_again = retarget_milestones(raised + ["25", "50"], 100, 4, 60)
+    raised_again = retarget_milestones(lowered_again, 4, 100, 60)
+
+    assert [key for key in raised if "@" not in key] == []  # 4 of 100: nothing still true
+    assert new_milestones(60, raised) == [25, 50]
+    assert [key for key in lowered_again if "@" not in key] == ["25", "50", "75", "100"]
+    assert new_milestones(1500, lowered_again) == []  # all were announced for a target of 4
+    assert [key for key in raised_again if "@" not in key] == ["25", "50"]
+    assert new_milestones(80, raised_again) == [75]
+    assert retarget_milestones(["25", "missed:2024-03-01"], 100, 50, 30) == [
+        "missed:2024-03-01",
+        "25@100.0",
+        "25",
+    ]
