@@ -15,6 +15,7 @@ from redbot.core.utils.chat_formatting import pagify
 from .alert_messages import format_duration, format_time
 from .alert_rules import KPI_PREFIX, KpiAlertSettings
 from .alerts import (
+    DEFAULT_COOLDOWN_MINUTES,
     FREQUENCIES,
     ROUTE_SEVERITIES,
     SEVERITIES,
@@ -92,6 +93,11 @@ class AlertConfigFlags(Flags):
         default=None,
         description="Minutes it must stay recovered before it resolves (default 30)",
     )
+    cooldown: Optional[float] = flag(
+        converter=Number("cooldown", 0, 10080, "60"),
+        default=None,
+        description="Minutes after it resolves before it may fire again (default 60)",
+    )
     reset: Optional[bool] = flag(
         converter=Switch,
         default=None,
@@ -150,6 +156,7 @@ class AlertCommands:
           and mention the role
         - `recovery_margin:` points of target past the line to resolve (default 5)
         - `resolve_after:` minutes recovered before it resolves (default 30)
+        - `cooldown:` minutes after it resolves before it may fire again (default 60)
         - `reset:true` back to the defaults, threshold kept
 
         **Example**
@@ -167,6 +174,7 @@ class AlertCommands:
                 "escalation_role",
                 "recovery_margin",
                 "resolve_after",
+                "cooldown",
                 "reset",
             )
             if getattr(options, name) is not None
@@ -228,6 +236,8 @@ class AlertCommands:
                 settings.recovery_margin = options.recovery_margin
             if options.resolve_after is not None:
                 settings.resolve_after = options.resolve_after
+            if options.cooldown is not None:
+                settings.cooldown = options.cooldown
             all_settings[metric] = settings.to_config()
 
         summary = await self._alert_summary(ctx.guild, metric)
@@ -268,6 +278,7 @@ class AlertCommands:
                 f"alerts {side} {info.format(limit)} ({kpi.alert_threshold:g}% of "
                 f"{info.format(kpi.target_value)}, {kpi.period}), resolves once back to "
                 f"{info.format(back)}{settling_text(settings.resolve_after)}"
+                f"{cooldown_text(settings.cooldown)}"
             )
         severity = current_severity(found.state if found else None, settings.behaviour)
         destination = route(severity, settings.channel_id, routes)
@@ -368,6 +379,15 @@ def settling_text(minutes: float) -> str:
     if minutes <= 0:
         return ""
     return f" for {format_duration(timedelta(minutes=minutes))}"
+
+
+def cooldown_text(minutes: float) -> str:
+    """Said only when it differs from the default, which the README explains."""
+    if minutes == DEFAULT_COOLDOWN_MINUTES:
+        return ""
+    if minutes <= 0:
+        return ", and may fire again at once"
+    return f", then waits {format_duration(timedelta(minutes=minutes))} before it may fire again"
 
 
 def state_text(state, value_text: str | None = None) -> str:

@@ -223,14 +223,16 @@ class AlertJob:
 
         known = {spec.key for spec in specs}
         retired = [key for key in stored if key not in known]
-        firing = {key for key, (state, _) in states.items() if state.state is State.FIRING}
+        # A window closes at the first evaluation after its end, so the stored state, from the
+        # evaluation before this one, is each alert's state at the end of the window.
+        ended = {key: alert.state for key, alert in stored.items()}
         done = {}
         for frequency in BATCHED:
             span, done[frequency] = closed_span(windows.get(frequency), now, frequency)
             chosen = [spec for spec in specs if spec.frequency == frequency]
             if span is not None and chosen:
                 notifications += await self._batch(
-                    guild, frequency, span, chosen, states, sights, firing, routes
+                    guild, frequency, span, chosen, ended, sights, routes
                 )
         await self.alert_store.save(guild.id, states, retired, events, notifications, done, now)
         return len(events)
@@ -263,17 +265,23 @@ class AlertJob:
         return Notification(key, destination.channel_id, content, roles, (spec.key,))
 
     async def _batch(
-        self, guild, frequency, span, specs, states, sights, firing, routes
+        self, guild, frequency, span, specs, ended, sights, routes
     ) -> list[Notification]:
-        """One message (or a few pages) per channel for the alerts batched in `span`."""
+        """One message (or a few pages) per channel for the alerts batched in `span`.
+
+        The window is judged only on the changes inside it and on `ended`, each alert's state
+        at its end: a change made by the evaluation that closes it belongs to the next one.
+        """
         start, end = span
         keys = {spec.key for spec in specs}
         events = await self.alert_store.events(guild.id, start, end)
         events = [event for event in events if event.alert_key in keys]
+        firing = {key for key in keys if key in ended and ended[key].state is State.FIRING}
+        latest = await self.alert_store.latest_events(guild.id, end) if firing else {}
         groups: dict[int | None, list[tuple[AlertSpec, Destination]]] = {}
         for spec in specs:
             destination = route(
-                current_severity(states[spec.key][0], spec.behaviour), spec.channel_id, routes
+                current_severity(ended.get(spec.key), spec.behaviour), spec.channel_id, routes
             )
             groups.setdefault(destination.channel_id, []).append((spec, destination))
 
@@ -295,9 +303,9 @@ class AlertJob:
                 still = [
                     Firing(
                         spec.key,
-                        current_severity(states[spec.key][0], spec.behaviour),
-                        states[spec.key][0].fired_at,
-                        sights[spec.key].text,
+                        current_severity(ended[spec.key], spec.behaviour),
+                        ended[spec.key].fired_at,
+                        latest[spec.key].text if spec.key in latest else sights[spec.key].text,
                     )
                     for spec, _ in members
                     if spec.key in firing
@@ -366,26 +374,37 @@ class AlertJob:
 
     # -- for reports ----------------------------------------------------------------------------
 
-    async def alert_report_lines(self, guild: discord.Guild, since: datetime) -> list[str]:
-        """One line per alert that fired, resolved or is still firing since `since`."""
+    async def alert_report_lines(
+        self, guild: discord.Guild, since: datetime, until: datetime | None = None
+    ) -> list[str]:
+        """One line per alert that fired, resolved or was still firing from `since` to `until`.
+
+        `until` is the report's instant (default now): what fired, resolved or still fires is
+        read as of that instant, so a report rendered late says what it said on time.
+        """
         if self.store is None:
             return []
-        now = self.clock()
-        events = await self.alert_store.events(guild.id, since, now + timedelta(milliseconds=1))
+        until = until or self.clock()
+        after = until + timedelta(milliseconds=1)
+        events = await self.alert_store.events(guild.id, since, after)
         stored, _ = await self.alert_store.load(guild.id)
-        firing = {key for key, alert in stored.items() if alert.state.state is State.FIRING}
+        # The alerts that exist now, each as its latest change up to the instant left it; an
+        # alert last evaluated by then is as its stored state says.
+        latest = await self.alert_store.latest_events(guild.id, after)
+        firing = set()
+        for key, alert in stored.items():
+            evaluated = alert.state.last_evaluated
+            if evaluated is not None and evaluated <= until:
+                if alert.state.state is State.FIRING and key in latest:
+                    firing.add(key)
+            elif key in latest and latest[key].kind != "resolved":
+                firing.add(key)
         items = episodes(events, firing)
         lines = [episode_line(item, date=True) for item in items]
         listed = {item.alert_key for item in items}
         for key in sorted(firing - listed):
-            latest = await self.alert_store.history(guild.id, "", 1, alert_key=key)
-            if not latest:
-                continue
-            lines.append(
-                firing_line(
-                    Firing(key, latest[0].severity, stored[key].state.fired_at, latest[0].text)
-                )
-            )
+            event = latest[key]
+            lines.append(firing_line(Firing(key, event.severity, event.fired_at, event.text)))
         return lines
 
 

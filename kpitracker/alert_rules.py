@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Mapping
 
 from .alerts import (
+    DEFAULT_COOLDOWN_MINUTES,
     DEFAULT_FREQUENCY,
     DEFAULT_RECOVERY_MARGIN,
     DEFAULT_RESOLVE_AFTER_MINUTES,
@@ -45,6 +46,7 @@ class KpiAlertSettings:
     escalation_role_id: int | None = None
     recovery_margin: float = DEFAULT_RECOVERY_MARGIN
     resolve_after: float = DEFAULT_RESOLVE_AFTER_MINUTES  # minutes
+    cooldown: float = DEFAULT_COOLDOWN_MINUTES  # minutes after resolving before it may fire
 
     def to_config(self) -> dict:
         return dict(self.__dict__)
@@ -59,7 +61,10 @@ class KpiAlertSettings:
     @property
     def behaviour(self) -> Behaviour:
         return Behaviour(
-            self.severity, timedelta(minutes=self.resolve_after), self.escalation_days
+            self.severity,
+            timedelta(minutes=self.resolve_after),
+            self.escalation_days,
+            timedelta(minutes=self.cooldown),
         )
 
 
@@ -155,9 +160,10 @@ class AlertSpec:
                 f"{info.format(line)} ({of_target})"
             )
         else:
+            recovers = "recovered" if reading is Reading.RECOVERED else "recovers"
             text = (
                 f"{name} is {info.format(value)} (alert line {info.format(line)}, "
-                f"recovered at {info.format(back)})"
+                f"{recovers} at {info.format(back)})"
             )
         detail = {
             "value": value,

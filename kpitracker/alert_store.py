@@ -145,8 +145,11 @@ class AlertStore:
         """Every stored alert of a server, and where its hourly and daily batching stands."""
         rows = await self._all(
             "SELECT alert_key, state, since_ts, fired_ts, recovering_ts, escalations, "
-            "last_evaluated_ts, last_value, delivery_error, delivery_error_ts "
-            "FROM alert_state WHERE server_id = ?",
+            "last_evaluated_ts, last_value, delivery_error, delivery_error_ts, "
+            # The latest resolution starts the cooldown; the history already holds it.
+            "(SELECT MAX(ts) FROM alert_history AS h WHERE h.server_id = s.server_id "
+            "AND h.alert_key = s.alert_key AND h.kind = 'resolved') "
+            "FROM alert_state AS s WHERE server_id = ?",
             [server_id],
         )
         alerts = {}
@@ -161,6 +164,7 @@ class AlertStore:
             value,
             error,
             error_ts,
+            resolved,
         ) in rows:
             alerts[key] = StoredAlert(
                 AlertState(
@@ -170,6 +174,7 @@ class AlertStore:
                     _time(recovering),
                     escalations,
                     _time(evaluated),
+                    _time(resolved),
                 ),
                 value,
                 error,
@@ -281,6 +286,16 @@ class AlertStore:
             [server_id, to_ms(start), to_ms(end)],
         )
         return [_event(row) for row in rows]
+
+    async def latest_events(self, server_id: int, before: datetime) -> dict[str, AlertEvent]:
+        """Each alert's latest change before `before`: what it was doing at that instant."""
+        rows = await self._all(
+            f"SELECT {_EVENT_COLUMNS} FROM alert_history AS h WHERE server_id = ? AND id = "
+            "(SELECT id FROM alert_history WHERE server_id = h.server_id "
+            "AND alert_key = h.alert_key AND ts < ? ORDER BY ts DESC, id DESC LIMIT 1)",
+            [server_id, to_ms(before)],
+        )
+        return {event.alert_key: event for event in map(_event, rows)}
 
     async def history(
         self, server_id: int, prefix: str, limit: int, alert_key: str | None = None

@@ -6,7 +6,10 @@ The anti-flap rule has two parts, both set per alert:
 - a **recovery margin**: a KPI alert fires past `target x threshold / 100` but resolves only
   once the value is back past `target x (threshold ± margin) / 100` (default 5 points);
 - a **settling time**: it resolves only after the value has stayed recovered for
-  `resolve_after` (default 30 minutes) of evaluations. Firing is never delayed.
+  `resolve_after` (default 30 minutes) of evaluations;
+- a **cooldown**: once resolved, an alert does not fire again for `cooldown` (60 minutes), so
+  a value swinging across the line cannot post a fire and a resolve every few minutes. A
+  breach seen during the cooldown fires at the first evaluation after it, if still breached.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ DEFAULT_SEVERITY = "warning"
 DEFAULT_FREQUENCY = "immediate"
 DEFAULT_RECOVERY_MARGIN = 5.0
 DEFAULT_RESOLVE_AFTER_MINUTES = 30.0
+DEFAULT_COOLDOWN_MINUTES = 60.0
 
 
 class State(str, enum.Enum):
@@ -91,6 +95,7 @@ class Behaviour:
     severity: str = DEFAULT_SEVERITY
     resolve_after: timedelta = timedelta(minutes=DEFAULT_RESOLVE_AFTER_MINUTES)
     escalation_days: float | None = None
+    cooldown: timedelta = timedelta(minutes=DEFAULT_COOLDOWN_MINUTES)
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ class AlertState:
     recovering_since: datetime | None = None
     escalations: int = 0
     last_evaluated: datetime | None = None
+    resolved_at: datetime | None = None  # the latest resolution, which starts the cooldown
 
 
 @dataclass(frozen=True)
@@ -165,12 +171,16 @@ def step(
         previous = AlertState(State.NO_DATA, since=now)
 
     if previous.state is not State.FIRING:
-        if reading is Reading.BREACHED:
+        resolved_at = previous.resolved_at
+        if resolved_at is not None and resolved_at > now:  # the clock went back
+            resolved_at = None
+        cooling = resolved_at is not None and now - resolved_at < behaviour.cooldown
+        if reading is Reading.BREACHED and not cooling:
             state = AlertState(State.FIRING, since=now, fired_at=now, last_evaluated=now)
             return state, [Change("fired", now, behaviour.severity, now)]
         target = State.NO_DATA if reading is Reading.NO_DATA else State.OK
         since = previous.since if previous.state is target and previous.since <= now else now
-        return AlertState(target, since=since, last_evaluated=now), []
+        return AlertState(target, since=since, last_evaluated=now, resolved_at=resolved_at), []
 
     fired_at = min(previous.fired_at or previous.since, now)
     changes: list[Change] = []
@@ -186,7 +196,7 @@ def step(
             lasted = max(recovering - fired_at, timedelta(0))
             severity = severity_after(behaviour.severity, previous.escalations)
             changes.append(Change("resolved", now, severity, fired_at, lasted=lasted))
-            return AlertState(State.OK, since=now, last_evaluated=now), changes
+            return AlertState(State.OK, since=now, last_evaluated=now, resolved_at=now), changes
     else:
         # Still past a line, or not observed: the recovery has to start over.
         recovering = None

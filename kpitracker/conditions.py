@@ -25,6 +25,7 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
 }
 OPERATOR_LIST = "<, <=, >, >=, = or !="
 MAX_CONDITIONS = 10
+ECHO_LIMIT = 60  # characters of a condition quoted back in an error, so a reply stays short
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?")
 _OPERATOR_START = "<>=!"
@@ -70,9 +71,14 @@ class WrittenCondition:
     start: int  # 0-based offset of the condition in the whole text
 
 
+def clip(text: str, limit: int = ECHO_LIMIT) -> str:
+    """`text`, cut to `limit` characters with "…" when longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _fail(text: str, reason: str, index: int, total: int, column: int) -> ConditionError:
     where = f"condition {index}, character {column}" if total > 1 else f"character {column}"
-    return ConditionError(f'"{text}": {reason} ({where})')
+    return ConditionError(f'"{clip(text)}": {reason} ({where})')
 
 
 def parse_syntax(written: str) -> list[WrittenCondition]:
@@ -112,7 +118,7 @@ def _parse_one(piece: str, start: int, index: int, total: int) -> WrittenConditi
         position += 1
     name = text[:position].strip()
     if position == len(text):
-        raise fail(f'expected an operator ({OPERATOR_LIST}) after "{name}"', len(text))
+        raise fail(f'expected an operator ({OPERATOR_LIST}) after "{clip(name)}"', len(text))
     if not name:
         raise fail(f'expected a metric name before "{text[0]}"', 0)
 
@@ -135,7 +141,7 @@ def _parse_one(piece: str, start: int, index: int, total: int) -> WrittenConditi
     if trailing.strip():
         extra = trailing.strip()[0]
         raise fail(
-            f'unexpected "{extra}" after "{match.group()}"',
+            f'unexpected "{extra}" after "{clip(match.group())}"',
             match.end() + len(trailing) - len(trailing.lstrip()),
         )
     value = float(match.group().rstrip("%"))
@@ -162,8 +168,10 @@ async def parse_conditions(written: str, resolve: Resolver) -> list[Condition]:
                 metric = await metric
         except ValueError as error:
             where = f"condition {item.index}, " if len(parsed) > 1 else ""
+            # The resolver may quote the name back: a very long name is cut there too.
             raise ConditionError(
-                f'"{item.text}" ({where}character {item.start + 1}): {error}'
+                f'"{clip(item.text)}" ({where}character {item.start + 1}): '
+                f"{clip(str(error), 4 * ECHO_LIMIT)}"
             ) from None
         conditions.append(Condition(metric, item.op, item.value))
     return conditions

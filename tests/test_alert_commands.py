@@ -28,13 +28,14 @@ async def test_alert_config_saves_every_option_and_shares_the_kpis_threshold(red
     replies = await red.send(
         f"!kpi alert-config metric:streak_retention threshold:75 frequency:immediate "
         f"severity:critical channel:<#{alerts.id}> escalation_days:3 "
-        f"escalation_role:<@&{admin_role.id}> recovery_margin:2.5 resolve_after:10",
+        f"escalation_role:<@&{admin_role.id}> recovery_margin:2.5 resolve_after:10 cooldown:120",
         author=red.admin,
     )
 
     assert texts(replies) == [
         "Saved the alert of `streak_retention`: alerts below 52.5% (75% of 70.0%, week), "
-        "resolves once back to 54.2% for 10 min · 🔴 critical · immediate · "
+        "resolves once back to 54.2% for 10 min, then waits 2 h before it may fire again · "
+        "🔴 critical · immediate · "
         f"→ <#{alerts.id}> · escalates after 3 d, mentioning <@&{admin_role.id}>"
     ]
     assert (await cog.config.guild(red.guild).kpis())["streak_retention"]["alert_threshold"] == 75
@@ -46,6 +47,7 @@ async def test_alert_config_saves_every_option_and_shares_the_kpis_threshold(red
         "escalation_role_id": admin_role.id,
         "recovery_margin": 2.5,
         "resolve_after": 10.0,
+        "cooldown": 120.0,
     }
     assert "alert at 75%" in texts(await red.send("!kpi list"))[0]
 
@@ -316,6 +318,18 @@ async def test_bad_input_gets_one_sentence_and_changes_nothing(red):
 
     assert answers == [[answer] for _, answer in BAD_INPUT]
     assert await cog.config.guild(red.guild).all() == before
+
+
+async def test_a_long_malformed_condition_gets_a_short_reply(red):
+    cog = await alert_cog(red)
+    written = "dau<100," + "d" * 1900 + "<5"
+    replies = await red.send(
+        f'!kpi compound-alert create name:"X" conditions:"{written}"', author=red.admin
+    )
+    reply = texts(replies)[0]
+    assert reply.startswith('The conditions were not saved: "' + "d" * 59 + '…" (condition 2')
+    assert len(reply) < 400
+    assert await cog.config.guild(red.guild).compound_alerts() == {}
 
 
 async def test_a_duplicate_compound_name_is_refused_whatever_its_case(red):

@@ -228,6 +228,71 @@ async def test_hourly_batches_and_daily_digests(red):
     ]
 
 
+async def _retention_changing_at_midnight(red, clock):
+    cog = await alert_cog(red, clock)
+    # Retention (last complete day against the one before): 100 % on 06-01, 50 % on 06-02,
+    # 100 % on 06-03 and 0 % on 06-04, so it changes exactly at midnight, before the
+    # evaluation at 00:03.
+    may30, may31 = utc(2021, 5, 30), utc(2021, 5, 31)
+    for day, users in ((may30, range(1, 11)), (may31, range(1, 11)), (DAY1, range(1, 6))):
+        await claims(cog, red.guild.id, users, day + MIN)
+    await claims(cog, red.guild.id, range(1, 6), DAY2 + MIN)
+    digest = channel(red, "digest")
+    await red.send(
+        "!kpi set metric:streak_retention target:70 alert_threshold:80 period:day",
+        author=red.admin,
+    )
+    await red.send(
+        "!kpi alert-config metric:streak_retention frequency:daily_digest resolve_after:0 "
+        f"channel:<#{digest.id}>",
+        author=red.admin,
+    )
+    start = len(red.sent)
+
+    # every 5 minutes from hh:03 around each midnight, every hour at hh:03 in between
+    for day in (DAY1, DAY2, DAY3):
+        await evaluate_every(cog, clock, day + 3 * MIN, day + H, step=5 * MIN)
+        await evaluate_every(cog, clock, day + 63 * MIN, day + 22 * H, step=H)
+        await evaluate_every(cog, clock, day + 23 * H + 3 * MIN, day + 24 * H, step=5 * MIN)
+    await evaluate_every(cog, clock, DAY4 + 3 * MIN, DAY4 + 3 * MIN)
+    return cog, digest, start
+
+
+LOW_RETENTION = (
+    "`streak_retention` is 50.0%, below its alert line of 56.0% (80% of the 70.0% target, day)"
+)
+
+
+async def test_a_change_at_the_first_evaluation_after_midnight_belongs_to_the_new_day(red):
+    cog, digest, start = await _retention_changing_at_midnight(red, Clock(DAY1))
+
+    back = "`streak_retention` is 100.0% (alert line 56.0%, recovered at 59.5%)"
+    # nothing for 06-01, when it was ok throughout; each change listed once, in its own day
+    assert posted(red, digest.id, start) == [
+        "📋 **Alert digest, 2021-06-02**\n**Fired**\n"
+        f"- 🟡 fired 2021-06-02 00:03 UTC (still firing) · {LOW_RETENTION}",
+        "📋 **Alert digest, 2021-06-03**\n**Resolved**\n"
+        f"- ✅ resolved 2021-06-03 00:03 UTC after 1 d · {back}",
+    ]
+
+
+async def test_report_lines_for_an_instant_read_the_alerts_as_they_were_then(red):
+    cog, _, _ = await _retention_changing_at_midnight(red, Clock(DAY1))
+
+    assert await cog.alert_report_lines(red.guild, DAY2, until=DAY2 + 12 * H) == [
+        f"- 🟡 fired 2021-06-02 00:03 UTC (still firing) · {LOW_RETENTION}"
+    ]
+    assert await cog.alert_report_lines(red.guild, DAY2 + H, until=DAY3 - H) == [
+        f"- 🟡 firing since 2021-06-02 00:03 UTC · {LOW_RETENTION}"
+    ]
+    assert await cog.alert_report_lines(red.guild, DAY3 + H, until=DAY3 + 2 * H) == []
+    # without an instant: as of now, after no claims on 06-03 made it fire again
+    assert await cog.alert_report_lines(red.guild, DAY2) == [
+        "- 🟡 fired 2021-06-02 00:03 UTC, resolved 2021-06-03 00:03 UTC after 1 d, "
+        f"fired 2021-06-04 00:03 UTC (still firing) · {LOW_RETENTION}"
+    ]
+
+
 async def test_escalation_after_n_days_mentions_the_role_once(red):
     payloads = record_payloads(red)
     clock = Clock(DAY2)

@@ -34,6 +34,7 @@ from kpitracker.alerts import (
     route,
     step,
 )
+from kpitracker.alert_rules import KpiAlertSettings, kpi_spec
 from kpitracker.catalogue import METRICS, UnknownMetricError, resolve_metric
 from kpitracker.conditions import (
     Condition,
@@ -151,9 +152,33 @@ def test_a_value_swinging_around_the_line_posts_far_fewer_messages_than_it_cross
     state, changes = run(readings)
     assert crossings == 287
     assert [change.kind for change in changes] == ["fired"]
-    # the same swing with no settling time at all would post on every crossing
-    _, naive = run(readings, Behaviour("warning", timedelta(0), None))
+    # the same swing with no settling time and no cooldown would post on every crossing
+    _, naive = run(readings, Behaviour("warning", timedelta(0), None, timedelta(0)))
     assert len(naive) == 288
+
+
+def test_after_resolving_an_alert_waits_out_its_cooldown_before_firing_again():
+    # with no recovery margin: past the line for 20 minutes, recovered for 40, every hour
+    hour = [B] * 4 + [R] * 8
+    readings = hour * 24  # one day, every 5 minutes
+    crossings = sum(1 for a, b in zip(readings, readings[1:]) if a != b)
+    _, without = run(readings, Behaviour(cooldown=timedelta(0)))
+    assert crossings == 47 and len(without) == 48
+    state, changes = run(readings)
+    # fired at 0:00, resolved at 0:50 (30 min settled), held until 1:50, fired again at 2:00
+    assert [(change.kind, change.at - T0) for change in changes[:3]] == [
+        ("fired", timedelta(0)),
+        ("resolved", timedelta(minutes=50)),
+        ("fired", timedelta(hours=2)),
+    ]
+    assert len(changes) == 24 == len(without) // 2
+    # a breach still there when the cooldown ends fires at once
+    _, changes = run([B] * 4 + [R] * 7 + [B] * 30)
+    assert [(change.kind, change.at - T0) for change in changes] == [
+        ("fired", timedelta(0)),
+        ("resolved", timedelta(minutes=50)),
+        ("fired", timedelta(minutes=110)),
+    ]
 
 
 def test_escalation_raises_one_level_per_period_and_once_each():
@@ -385,6 +410,29 @@ async def test_an_unknown_metric_is_refused_with_its_position_and_a_suggestion()
     )
     with pytest.raises(UnknownMetricError):
         resolve("daily_activ")
+
+
+async def test_a_long_condition_is_quoted_clipped_in_its_error():
+    with pytest.raises(ConditionError) as caught:
+        parse_syntax("dau<100," + "x" * 3000)
+    message = str(caught.value)
+    assert message.startswith('"' + "x" * 59 + '…": expected an operator') and len(message) < 250
+    with pytest.raises(ConditionError) as caught:
+        await parse_conditions("dau<100," + "y" * 3000 + "<5", resolve)
+    message = str(caught.value)
+    assert message.startswith('"' + "y" * 59 + '…" (condition 2, character 9): ')
+    assert len(message) < 400
+
+
+def test_a_kpi_alert_not_yet_recovered_says_where_it_recovers():
+    spec = kpi_spec(
+        "streak_retention", 70, 80, "day", METRICS["streak_retention"], KpiAlertSettings()
+    )
+    unsettled = spec.observe({"day": {"streak_retention": 58}})
+    assert unsettled.reading is Reading.UNSETTLED
+    assert unsettled.text == "`streak_retention` is 58.0% (alert line 56.0%, recovers at 59.5%)"
+    recovered = spec.observe({"day": {"streak_retention": 60}})
+    assert recovered.text == ("`streak_retention` is 60.0% (alert line 56.0%, recovered at 59.5%)")
 
 
 AND, OR = "AND", "OR"
