@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, timezone
+import re
+from datetime import date, datetime, timezone
 from typing import Optional
 
 import discord
@@ -24,7 +25,7 @@ from .comparisons import (
     mean_baseline,
     value_from_snapshot,
 )
-from .converters import Day, MetricName
+from .converters import Day, MetricName, clip
 from .custom_metrics import compute
 from .ledger import to_ms
 
@@ -41,6 +42,17 @@ class CompareViewFlags(Flags):
     metric: Optional[str] = flag(
         converter=MetricName, default=None, description="One metric; leave out to see all"
     )
+
+    @classmethod
+    async def convert(cls, ctx: commands.Context, argument: str):
+        # Text before the first `key:` would otherwise be dropped and everything listed.
+        stray = re.split(r"(?:^|\s)[A-Za-z_][\w-]*:", argument, maxsplit=1)[0].strip()
+        if stray:
+            raise commands.BadArgument(
+                f"`{clip(stray)}` is not an option of `kpi compare`; write `metric:<name>` to "
+                "see one metric, or nothing to see them all."
+            )
+        return await super().convert(ctx, argument)
 
 
 class CompareMetricFlags(Flags):
@@ -99,15 +111,17 @@ class ComparisonCommands:
         return True, compute(definitions, values)[metric].value
 
     async def comparison_lines_for(
-        self, guild: discord.Guild, comparisons: list[Comparison]
+        self, guild: discord.Guild, comparisons: list[Comparison], at: datetime | None = None
     ) -> list[str]:
+        """One line per comparison, its current value read at `at` (default: now)."""
+        at = at or self.clock()
         lines = []
         day_values: dict = {}
         current_values: dict[str, dict] = {}
         for comparison in comparisons:
             period = await self.comparison_period(guild, comparison.metric)
             if period not in current_values:
-                current_values[period] = await self.metric_values(guild, self.clock(), period)
+                current_values[period] = await self.metric_values(guild, at, period)
             baseline = await self.baseline(guild, comparison, period, day_values)
             try:
                 info = await self.metric_info(guild, comparison.metric)
@@ -121,10 +135,13 @@ class ComparisonCommands:
         stored = await self.config.guild(guild).comparisons()
         return [Comparison.from_config(metric, data) for metric, data in sorted(stored.items())]
 
-    async def comparison_report_lines(self, guild: discord.Guild) -> list[str]:
-        """One line per comparison for reports: current value, baseline value, change in
-        percent and trend arrow; "n/a" where the baseline is zero or has no data."""
-        return await self.comparison_lines_for(guild, await self.get_comparisons(guild))
+    async def comparison_report_lines(
+        self, guild: discord.Guild, at: datetime | None = None
+    ) -> list[str]:
+        """One line per comparison for reports: current value at `at` (default: now), baseline
+        value, change in percent and trend arrow; "n/a" where the baseline is zero or has no data.
+        """
+        return await self.comparison_lines_for(guild, await self.get_comparisons(guild), at)
 
     @KpiCommands.kpi.group(name="compare", fallback="view")
     async def kpi_compare(self, ctx: commands.Context, *, options: CompareViewFlags) -> None:
@@ -156,9 +173,9 @@ class ComparisonCommands:
                 "baseline_start:YYYY-MM-DD baseline_end:YYYY-MM-DD`."
             )
             return
-        async with ctx.typing():
-            lines = await self.comparison_lines_for(ctx.guild, comparisons)
         at = self.clock()
+        async with ctx.typing():
+            lines = await self.comparison_lines_for(ctx.guild, comparisons, at)
         heading = f"**Compared with baseline** (values now at {at:%Y-%m-%d %H:%M} UTC)"
         for page in pagify("\n".join([heading, *lines])):
             await ctx.send(page)

@@ -30,7 +30,7 @@ from .custom_metrics import (
     resolver,
 )
 from .formula import FormulaError, evaluate, parse_formula
-from .kpis import Kpi
+from .kpis import Kpi, setting_problem
 
 log = logging.getLogger("red.kpicogs.kpitracker")
 
@@ -40,6 +40,8 @@ ALERT_SETTING_KEYS = {
     "alerts": "alert",
     "compound_alerts": "compound alert",
 }
+# Replies echo names and formulas that users wrote; they never ping anyone.
+NO_MENTIONS = discord.AllowedMentions.none()
 PLAIN_NUMBER = MetricInfo("formula", "formula", "a formula's result", "", ValueType.COUNT, True)
 
 
@@ -90,6 +92,15 @@ class TestFlags(Flags):
 
 class NameFlags(Flags):
     name: str = flag(converter=Text, description="The custom metric's name")
+
+
+class RemoveFlags(Flags):
+    name: str = flag(converter=Text, description="The custom metric's name")
+    force: bool = flag(
+        converter=Switch,
+        default=False,
+        description="true to remove it although goals could not be checked",
+    )
 
 
 class EditFlags(Flags):
@@ -158,6 +169,10 @@ class CustomMetricCommands:
                 log.warning("Could not ask the goals cog about metric %s", key, exc_info=True)
         return users
 
+    def goals_checkable(self) -> bool:
+        """Whether the goals cog is loaded and can say which goals use a metric."""
+        return callable(getattr(self.bot.get_cog("Goals"), "goals_using_metric", None))
+
     async def _custom_metric(self, ctx: commands.Context, name: str) -> CustomMetric | None:
         definitions = await self.custom_metric_definitions(ctx.guild)
         key = find(definitions, name)
@@ -166,7 +181,9 @@ class CustomMetricCommands:
             hint = (
                 f" This server has {known}." if known else " `kpi custom-metric list` shows them."
             )
-            await ctx.send(f"There is no custom metric called `{name}`.{hint}")
+            await ctx.send(
+                f"There is no custom metric called `{name}`.{hint}", allowed_mentions=NO_MENTIONS
+            )
             return None
         return definitions[key]
 
@@ -205,8 +222,14 @@ class CustomMetricCommands:
             parse_formula(metric.formula, resolver({**definitions, key: metric}))
             check({**definitions, key: metric})
         except (CustomMetricError, FormulaError) as error:
-            await ctx.send(str(error))
+            await ctx.send(str(error), allowed_mentions=NO_MENTIONS)
             return
+
+        if options.target is not None:
+            problem = setting_problem(metric.info, options.target, None)
+            if problem is not None:
+                await ctx.send(problem, allowed_mentions=NO_MENTIONS)
+                return
 
         settings = self.config.guild(ctx.guild)
         await settings.custom_metrics.set_raw(key, value=metric.to_config())
@@ -220,7 +243,7 @@ class CustomMetricCommands:
         value = (await self.metric_values(ctx.guild, None, period)).get(key)
         message += f" Its value now ({period}): {metric.info.format(value)}."
         log.info("Custom metric %s created in guild %s", key, ctx.guild.id)
-        await ctx.send(message)
+        await ctx.send(message, allowed_mentions=NO_MENTIONS)
 
     @kpi_custom_metric.command(name="test")
     @commands.admin_or_permissions(manage_guild=True)
@@ -240,7 +263,7 @@ class CustomMetricCommands:
         try:
             formula = parse_formula(options.formula, resolver(definitions))
         except FormulaError as error:
-            await ctx.send(f"The formula is refused. {error}")
+            await ctx.send(f"The formula is refused. {error}", allowed_mentions=NO_MENTIONS)
             return
         values = await self.metric_values(ctx.guild, None, options.period)
         result = evaluate(formula, values)
@@ -253,7 +276,7 @@ class CustomMetricCommands:
             info = await self.metric_info(ctx.guild, metric)
             lines.append(f"- `{metric}`: {info.format(values.get(metric))}")
         for page in pagify("\n".join(lines)):
-            await ctx.send(page)
+            await ctx.send(page, allowed_mentions=NO_MENTIONS)
 
     @kpi_custom_metric.command(name="list")
     async def custom_metric_list(self, ctx: commands.Context) -> None:
@@ -277,7 +300,7 @@ class CustomMetricCommands:
                 f"`{metric.formula}`"
             )
         for page in pagify("\n".join(lines)):
-            await ctx.send(page)
+            await ctx.send(page, allowed_mentions=NO_MENTIONS)
 
     @kpi_custom_metric.command(name="view")
     async def custom_metric_view(self, ctx: commands.Context, *, options: NameFlags) -> None:
@@ -311,7 +334,7 @@ class CustomMetricCommands:
         users = await self.custom_metric_users(ctx.guild, metric.key)
         lines.append("Used by: " + (", ".join(users) if users else "nothing yet"))
         for page in pagify("\n".join(lines)):
-            await ctx.send(page)
+            await ctx.send(page, allowed_mentions=NO_MENTIONS)
 
     @kpi_custom_metric.command(name="edit")
     @commands.admin_or_permissions(manage_guild=True)
@@ -347,8 +370,21 @@ class CustomMetricCommands:
             parse_formula(changed.formula, resolver({**definitions, metric.key: changed}))
             check({**definitions, metric.key: changed})
         except (CustomMetricError, FormulaError) as error:
-            await ctx.send(str(error))
+            await ctx.send(str(error), allowed_mentions=NO_MENTIONS)
             return
+        kpi = (await self.config.guild(ctx.guild).kpis()).get(metric.key)
+        if kpi is not None:
+            # Not even `force:true` may leave a KPI whose target or threshold cannot work.
+            problem = setting_problem(
+                changed.info, kpi["target_value"], kpi.get("alert_threshold")
+            )
+            if problem is not None:
+                await ctx.send(
+                    f"{problem} Change KPI `{metric.key}` with `kpi set` first (a threshold of "
+                    "100 suits either direction).",
+                    allowed_mentions=NO_MENTIONS,
+                )
+                return
         users = [
             user
             for user in await self.custom_metric_users(ctx.guild, metric.key)
@@ -357,7 +393,8 @@ class CustomMetricCommands:
         if users and not options.force:
             await ctx.send(
                 f"`{metric.key}` is used by {', '.join(users)}; nothing was changed. "
-                "Add `force:true` to change it anyway."
+                "Add `force:true` to change it anyway.",
+                allowed_mentions=NO_MENTIONS,
             )
             return
         await self.config.guild(ctx.guild).custom_metrics.set_raw(
@@ -367,15 +404,20 @@ class CustomMetricCommands:
         if users:
             message += f" This changes the values of {', '.join(users)}."
         log.info("Custom metric %s edited in guild %s", metric.key, ctx.guild.id)
-        await ctx.send(message)
+        await ctx.send(message, allowed_mentions=NO_MENTIONS)
 
     @kpi_custom_metric.command(name="remove")
     @commands.admin_or_permissions(manage_guild=True)
-    async def custom_metric_remove(self, ctx: commands.Context, *, options: NameFlags) -> None:
+    async def custom_metric_remove(self, ctx: commands.Context, *, options: RemoveFlags) -> None:
         """Delete a custom metric that nothing uses any more.
 
         A metric used by a KPI, alert, goal, comparison or another formula is refused, with the
-        list of what uses it.
+        list of what uses it. While the goals cog is not loaded, goals cannot be checked and the
+        removal needs `force:true`.
+
+        **Options**
+        - `name:` the custom metric
+        - `force:` true to remove it although goals could not be checked
 
         **Example**
         - `[p]kpi custom-metric remove name:"Engagement Score"`
@@ -387,12 +429,23 @@ class CustomMetricCommands:
         if users:
             await ctx.send(
                 f"`{metric.key}` is used by {', '.join(users)}; remove those first, "
-                "then remove the metric."
+                "then remove the metric.",
+                allowed_mentions=NO_MENTIONS,
+            )
+            return
+        unchecked = not self.goals_checkable()
+        if unchecked and not options.force:
+            await ctx.send(
+                f"Goals could not be checked for `{metric.key}` because the goals cog is not "
+                "loaded; nothing was removed, add `force:true` to remove it anyway."
             )
             return
         await self.config.guild(ctx.guild).custom_metrics.clear_raw(metric.key)
         log.info("Custom metric %s removed in guild %s", metric.key, ctx.guild.id)
-        await ctx.send(f"Removed custom metric `{metric.key}` ({metric.name}).")
+        message = f"Removed custom metric `{metric.key}` ({metric.name})."
+        if unchecked:
+            message += " Goals were not checked because the goals cog is not loaded."
+        await ctx.send(message, allowed_mentions=NO_MENTIONS)
 
     for _command in (custom_metric_view, custom_metric_edit, custom_metric_remove):
 

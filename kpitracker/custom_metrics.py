@@ -9,6 +9,7 @@ computed from the built-in values of the same instant and period, in dependency 
 from __future__ import annotations
 
 import graphlib
+import keyword
 import re
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable
@@ -35,6 +36,8 @@ UNITS: dict[str, tuple[ValueType, str]] = {
     "hours": (ValueType.HOURS, "hours"),
     "days": (ValueType.DAYS, "days"),
 }
+# Names a formula cannot read as a metric: the evaluator keeps `print` for itself.
+RESERVED_NAMES = frozenset({"print"})
 UNIT_ALIASES = {"percent": "percentage", "%": "percentage", "pct": "percentage"}
 
 
@@ -106,7 +109,17 @@ def new_key(name: str, definitions: Definitions) -> str:
         raise CustomMetricError(
             f"The name is {len(name)} characters; the limit is {MAX_NAME_LENGTH}."
         )
+    if any(not character.isascii() and character.isalnum() for character in name):
+        raise CustomMetricError(
+            f"`{clip(name)}` cannot be written in a formula; use Latin letters, digits and "
+            "underscores, like `Engagement Score`."
+        )
     key = metric_key(name)
+    if keyword.iskeyword(key) or key in RESERVED_NAMES:
+        raise CustomMetricError(
+            f"`{key}` is a reserved word that a formula cannot read as a name; choose another "
+            f"name, like `{name.strip()} Score`."
+        )
     if not key or not key[0].isalpha():
         raise CustomMetricError(f"`{name}` must start with a letter, like `Engagement Score`.")
     if len(key) > MAX_KEY_LENGTH:

@@ -196,7 +196,7 @@ def parse_formula(text: str, resolve: Callable[[str], str]) -> Formula:
 
 def _parse(text: str) -> ast.Expression:
     try:
-        return ast.parse(text, mode="eval")
+        return _in_characters(ast.parse(text, mode="eval"), text)
     except SyntaxError as error:
         if _is_statement(text):
             raise FormulaError(
@@ -208,6 +208,23 @@ def _parse(text: str) -> ast.Expression:
         raise FormulaError(f"The formula is not valid arithmetic{column}: {reason}.") from None
     except (ValueError, RecursionError, MemoryError):
         raise FormulaError("The formula could not be read; write plain arithmetic.") from None
+
+
+def _in_characters(tree: ast.Expression, text: str) -> ast.Expression:
+    """The tree with its columns counted in characters: `ast` counts UTF-8 bytes, so a column
+    after `ｄａｕ` would be past where a person sees it."""
+    lines = [line.encode("utf-8") for line in text.splitlines() or [""]]
+
+    def characters(line: int, offset: int) -> int:
+        encoded = lines[line - 1] if 0 < line <= len(lines) else b""
+        return len(encoded[:offset].decode("utf-8", errors="ignore"))
+
+    for node in ast.walk(tree):
+        if getattr(node, "col_offset", None) is not None and hasattr(node, "lineno"):
+            node.col_offset = characters(node.lineno, node.col_offset)
+        if getattr(node, "end_col_offset", None) is not None and node.end_lineno is not None:
+            node.end_col_offset = characters(node.end_lineno, node.end_col_offset)
+    return tree
 
 
 def _is_statement(text: str) -> bool:

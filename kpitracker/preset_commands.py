@@ -32,6 +32,9 @@ from .presets import (
 
 log = logging.getLogger("red.kpicogs.kpitracker")
 
+# Preset names and descriptions are written by admins of any server; echoing them never pings.
+NO_MENTIONS = discord.AllowedMentions.none()
+
 # The alert settings a saved configuration keeps, by Config key, when the server has them.
 PRESET_ALERT_KEYS = ("alert_settings", "alert_routes", "compound_alerts")
 
@@ -50,6 +53,14 @@ class PresetNameFlags(Flags):
     name: str = flag(converter=Text, description="The preset's name, e.g. Gaming Community")
     server: Optional[int] = flag(
         converter=ServerId, default=None, description="Id of the server that shared it, if several"
+    )
+
+
+class PresetApplyFlags(PresetNameFlags):
+    force: bool = flag(
+        converter=Switch,
+        default=False,
+        description="true to change custom metrics although KPIs or alerts use them",
     )
 
 
@@ -171,6 +182,27 @@ class PresetCommands:
             automatic=automatic,
         )
 
+    async def _metrics_in_use(self, guild: discord.Guild, plan) -> list[str]:
+        """`change custom metric `score` (…), used by KPI `score`` for each custom metric the
+        plan changes or removes while something that stays uses it."""
+        found = []
+        for key in [*plan.metrics_changed, *plan.metrics_removed]:
+            users = [
+                user
+                for user in await self.custom_metric_users(guild, key)
+                if not user.startswith("custom metric")
+                and not (user == f"KPI `{key}`" and key not in plan.kpis)
+            ]
+            if not users:
+                continue
+            if key in plan.metrics_removed:
+                what = f"remove custom metric `{key}`"
+            else:
+                difference = plan.metric_differences.get(key)
+                what = f"change custom metric `{key}`" + (f" ({difference})" if difference else "")
+            found.append(f"{what}, used by {', '.join(users)}")
+        return found
+
     # -- commands --------------------------------------------------------------------------------
 
     @KpiCommands.kpi.group(name="preset")
@@ -198,7 +230,7 @@ class PresetCommands:
                 lines.append(f"- {preset.name}{owner}: {preset.description or 'no description'}")
         lines.append(f'View one with `{ctx.clean_prefix}kpi preset view name:"<name>"`.')
         for page in pagify("\n".join(lines)):
-            await ctx.send(page)
+            await ctx.send(page, allowed_mentions=NO_MENTIONS)
 
     @kpi_preset.command(name="view")
     async def kpi_preset_view(self, ctx: commands.Context, *, options: PresetNameFlags) -> None:
@@ -214,25 +246,29 @@ class PresetCommands:
         try:
             preset = await self.find_preset(ctx.guild, options.name, options.server)
         except PresetError as error:
-            await ctx.send(str(error))
+            await ctx.send(str(error), allowed_mentions=NO_MENTIONS)
             return
         for page in pagify(
             "\n".join(describe_preset(preset, self._owner_label(preset, ctx.guild)))
         ):
-            await ctx.send(page)
+            await ctx.send(page, allowed_mentions=NO_MENTIONS)
 
     @kpi_preset.command(name="apply")
     @commands.admin_or_permissions(manage_guild=True)
-    async def kpi_preset_apply(self, ctx: commands.Context, *, options: PresetNameFlags) -> None:
+    async def kpi_preset_apply(self, ctx: commands.Context, *, options: PresetApplyFlags) -> None:
         """Apply a preset in one step, listing the KPIs it adds, changes and leaves alone.
 
         Templates and KPI sets add or change their KPIs and keep the others; a custom preset
         restores the configuration it saved. The configuration before is saved as a custom
         preset first, so applying that one undoes the change.
 
+        A preset that would change or remove a custom metric that KPIs, alerts, goals or
+        comparisons use is applied only with `force:true`.
+
         **Options**
         - `name:` the preset
         - `server:` the id of the server that shared it, when several share the name
+        - `force:` true to apply it although it changes custom metrics in use
 
         **Example**
         - `[p]kpi preset apply name:"Gaming Community"`
@@ -240,18 +276,28 @@ class PresetCommands:
         try:
             preset = await self.find_preset(ctx.guild, options.name, options.server)
             settings = self.config.guild(ctx.guild)
+            own = preset.owner_id == ctx.guild.id
             plan = plan_apply(
                 preset,
                 await settings.kpis(),
                 await settings.custom_metrics(),
-                await self._alert_settings(ctx.guild) if preset.owner_id == ctx.guild.id else None,
+                await self._alert_settings(ctx.guild) if own else None,
+                restore_metrics=own,
             )
         except PresetError as error:
-            await ctx.send(str(error))
+            await ctx.send(str(error), allowed_mentions=NO_MENTIONS)
             return
         if not plan.changes_anything:
             lines = [f"**{preset.name}** matches this server's configuration; nothing changed."]
-            await ctx.send("\n".join(lines + describe_plan(plan)))
+            await ctx.send("\n".join(lines + describe_plan(plan)), allowed_mentions=NO_MENTIONS)
+            return
+        in_use = await self._metrics_in_use(ctx.guild, plan)
+        if in_use and not options.force:
+            await ctx.send(
+                f"Applying **{preset.name}** would {'; '.join(in_use)}; nothing was changed. "
+                "Add `force:true` to apply it anyway.",
+                allowed_mentions=NO_MENTIONS,
+            )
             return
 
         taken = {own.key for own in await self.own_presets(ctx.guild)}
@@ -280,7 +326,7 @@ class PresetCommands:
             f'`{ctx.clean_prefix}kpi preset apply name:"{undo.name}"`.'
         )
         for page in pagify("\n".join(lines)):
-            await ctx.send(page)
+            await ctx.send(page, allowed_mentions=NO_MENTIONS)
 
     @kpi_preset.command(name="create")
     @commands.admin_or_permissions(manage_guild=True)
@@ -302,7 +348,7 @@ class PresetCommands:
         try:
             name = check_new_name(options.name)
         except PresetError as error:
-            await ctx.send(str(error))
+            await ctx.send(str(error), allowed_mentions=NO_MENTIONS)
             return
         if len(options.description) > MAX_DESCRIPTION_LENGTH:
             await ctx.send(
@@ -334,7 +380,8 @@ class PresetCommands:
         )
         await ctx.send(
             f"{verb} preset **{name}** with {len(preset.kpis)} KPIs and "
-            f"{len(preset.custom_metrics)} custom metrics; {scope}."
+            f"{len(preset.custom_metrics)} custom metrics; {scope}.",
+            allowed_mentions=NO_MENTIONS,
         )
 
     @kpi_preset.command(name="delete")
@@ -353,13 +400,16 @@ class PresetCommands:
             try:
                 found = await self.find_preset(ctx.guild, options.name)
             except PresetError as error:
-                await ctx.send(str(error))
+                await ctx.send(str(error), allowed_mentions=NO_MENTIONS)
                 return
             whose = "a built-in preset" if found.built_in else "another server's preset"
-            await ctx.send(f"`{found.name}` is {whose}; a server can delete only its own.")
+            await ctx.send(
+                f"`{found.name}` is {whose}; a server can delete only its own.",
+                allowed_mentions=NO_MENTIONS,
+            )
             return
         await self._delete_preset(ctx.guild, own[key])
-        await ctx.send(f"Deleted preset **{own[key].name}**.")
+        await ctx.send(f"Deleted preset **{own[key].name}**.", allowed_mentions=NO_MENTIONS)
 
     for _command in (kpi_preset_view, kpi_preset_apply):
 

@@ -69,7 +69,12 @@ def describe_plan(plan: ApplyPlan) -> list[str]:
         lines.append("Custom metrics added: " + ", ".join(f"`{k}`" for k in plan.metrics_added))
     if plan.metrics_changed:
         lines.append(
-            "Custom metrics changed: " + ", ".join(f"`{k}`" for k in plan.metrics_changed)
+            "Custom metrics changed: "
+            + ", ".join(_metric_change(plan, k) for k in plan.metrics_changed)
+        )
+    if plan.metrics_removed:
+        lines.append(
+            "Custom metrics removed: " + ", ".join(f"`{k}`" for k in plan.metrics_removed)
         )
     if plan.alerts:
         lines.append(
@@ -78,3 +83,8 @@ def describe_plan(plan: ApplyPlan) -> list[str]:
     if plan.skipped:
         lines.append("Skipped: " + ", ".join(f"`{m}` ({why})" for m, why in plan.skipped))
     return lines
+
+
+def _metric_change(plan: ApplyPlan, key: str) -> str:
+    difference = plan.metric_differences.get(key)
+    return f"`{key}` ({difference})" if difference else f"`{key}`"

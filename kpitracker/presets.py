@@ -16,6 +16,7 @@ every apply an undo.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .catalogue import METRICS
@@ -232,6 +233,9 @@ class ApplyPlan:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     metrics_added: list[str] = field(default_factory=list)
     metrics_changed: list[str] = field(default_factory=list)
+    metrics_removed: list[str] = field(default_factory=list)
+    # What differs in each changed custom metric: `formula a → b, lower is better`.
+    metric_differences: dict[str, str] = field(default_factory=dict)
 
     @property
     def changes_anything(self) -> bool:
@@ -241,6 +245,7 @@ class ApplyPlan:
             or self.removed
             or self.metrics_added
             or self.metrics_changed
+            or self.metrics_removed
             or self.alerts
         )
 
@@ -259,6 +264,20 @@ def describe_change(old: dict, new: dict) -> str:
     return ", ".join(parts)
 
 
+def describe_metric_change(old: dict, new: dict) -> str:
+    """`formula dau → dau*2, unit count → percentage` for the parts of a custom metric that differ."""
+    parts = []
+    if old.get("formula") != new.get("formula"):
+        parts.append(f"formula `{old.get('formula')}` → `{new.get('formula')}`")
+    if old.get("unit", "count") != new.get("unit", "count"):
+        parts.append(f"unit {old.get('unit', 'count')} → {new.get('unit', 'count')}")
+    if old.get("higher_is_better", True) != new.get("higher_is_better", True):
+        parts.append(f"{'higher' if new.get('higher_is_better', True) else 'lower'} is better")
+    if old.get("name") != new.get("name") and not parts:
+        parts.append(f"name {old.get('name')} → {new.get('name')}")
+    return ", ".join(parts)
+
+
 def _threshold(settings: dict) -> str:
     value = settings.get("alert_threshold")
     return "none" if value is None else f"{value:g}%"
@@ -269,12 +288,16 @@ def plan_apply(
     current_kpis: dict[str, dict],
     current_metrics: dict[str, dict],
     current_alerts: dict[str, object] | None = None,
+    *,
+    restore_metrics: bool = False,
 ) -> ApplyPlan:
     """The settings after applying `preset`, and what changes; `PresetError` if it cannot be.
 
     `current_alerts` are the server's alert settings by Config key, given only on the server
     that saved the preset: alert settings are restored only there, since they
-    may name that server's channels and roles.
+    may name that server's channels and roles. With `restore_metrics` (also only on that
+    server) a custom preset restores the custom metrics exactly, removing those it does not
+    hold, so that applying the preset saved before an apply undoes it completely.
     """
     metrics = dict(current_metrics)
     plan = ApplyPlan(kpis={}, custom_metrics=metrics, alerts={})
@@ -283,7 +306,14 @@ def plan_apply(
             plan.metrics_added.append(key)
         elif metrics[key] != definition:
             plan.metrics_changed.append(key)
+            plan.metric_differences[key] = describe_metric_change(metrics[key], definition)
         metrics[key] = definition
+    if preset.type == "custom" and restore_metrics:
+        plan.metrics_removed = sorted(
+            key for key in current_metrics if key not in preset.custom_metrics
+        )
+        for key in plan.metrics_removed:
+            del metrics[key]
     try:
         check(definitions_from_config(metrics))
     except CustomMetricError as error:
@@ -359,13 +389,26 @@ def saved_configuration(
     )
 
 
+UNDO_SUFFIX = re.compile(r" \d{4}-\d{2}-\d{2} \d{2}:\d{2}(?: \(\d+\))?$")
+
+
 def undo_name(applied: Preset, stamp: str, taken: set[str]) -> str:
-    """A free name for the configuration saved before applying `applied`."""
-    base = f"Before {applied.name} {stamp}"
-    name, number = base, 2
-    while name_key(name) in taken:
-        name, number = f"{base} ({number})", number + 1
-    return name
+    """A free name, within the name limit, for the configuration saved before applying `applied`.
+
+    Undoing an undo names the original preset again rather than `Before Before …`.
+    """
+    label = applied.name
+    if applied.automatic and label.startswith("Before "):
+        label = UNDO_SUFFIX.sub("", label[len("Before ") :]) or label
+    number = 1
+    while True:
+        suffix = f" {stamp}" + (f" ({number})" if number > 1 else "")
+        room = MAX_NAME_LENGTH - len("Before ") - len(suffix)
+        shown = label if len(label) <= room else label[: room - 1].rstrip() + "…"
+        name = f"Before {shown}{suffix}"
+        if name_key(name) not in taken:
+            return name
+        number += 1
 
 
 def oldest_automatic(presets: list[Preset], keep: int = MAX_UNDO_PRESETS) -> list[Preset]:

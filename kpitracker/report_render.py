@@ -110,7 +110,7 @@ async def render_report(
             for kpi in kpis
         ]
         blocks += line_blocks("Change against the previous period", lines)
-    for heading, lines in await feature_sections(cog, guild, since):
+    for heading, lines in await feature_sections(cog, guild, since, at):
         blocks += line_blocks(heading, lines)
 
     if kpis:
@@ -147,8 +147,14 @@ def change_line(kpi: Kpi, info: MetricInfo, now: float | None, before: float | N
     return f"{'📈' if delta > 0 else '📉'} {text}: {change}, {'better' if better else 'worse'}"
 
 
-async def feature_sections(cog, guild: discord.Guild, since: datetime) -> list[tuple[str, list]]:
-    """The lines that comparisons, goals and alerts add, where those features are installed."""
+async def feature_sections(
+    cog, guild: discord.Guild, since: datetime, at: datetime | None = None
+) -> list[tuple[str, list]]:
+    """The lines that comparisons, goals and alerts add, where those features are installed.
+
+    Each section is computed for the report's instant `at`, so that a report posted late
+    shows the same values throughout; a source that cannot take the instant reads its own clock.
+    """
     sources = [
         ("Comparisons against baselines", getattr(cog, "comparison_report_lines", None), ()),
         ("Goals", getattr(cog.bot.get_cog("Goals"), "goal_report_lines", None), ()),
@@ -163,7 +169,7 @@ async def feature_sections(cog, guild: discord.Guild, since: datetime) -> list[t
         if not callable(source):
             continue
         try:
-            lines = source(guild, *extra)
+            lines = source(guild, *extra, **instant_arguments(source, at))
             if inspect.isawaitable(lines):
                 lines = await lines
         except Exception:
@@ -175,6 +181,21 @@ async def feature_sections(cog, guild: discord.Guild, since: datetime) -> list[t
         if lines:
             sections.append((heading, lines))
     return sections
+
+
+def instant_arguments(source, at: datetime | None) -> dict:
+    """`at=` or `until=` for a section source whose signature takes the report's instant."""
+    if at is None:
+        return {}
+    try:
+        parameters = inspect.signature(source).parameters
+    except (TypeError, ValueError):
+        return {}
+    for name in ("at", "until"):
+        parameter = parameters.get(name)
+        if parameter is not None and parameter.kind is not inspect.Parameter.POSITIONAL_ONLY:
+            return {name: at}
+    return {}
 
 
 # -- charts ----------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from datetime import datetime
 from datetime import time as dt_time
 from typing import Optional
@@ -19,6 +21,25 @@ NO_REPORT = "No report is scheduled on this server."
 
 class Flags(FlagConverter, prefix="", delimiter=":", case_insensitive=True):
     """Options are written `key:value`, as in `frequency:weekly`."""
+
+    @classmethod
+    async def convert(cls, ctx: commands.Context, argument: str):
+        # Without this, an unknown `key:` would become part of the previous option's value.
+        known = {name.lower() for name in cls.get_flags()}
+        for word in option_words(argument):
+            if word.lower() not in known:
+                listed = ", ".join(f"`{name}:`" for name in cls.get_flags())
+                raise commands.BadArgument(
+                    f"`{word[:40]}:` is not an option of `{ctx.command.qualified_name}`; "
+                    f"its options are {listed}."
+                )
+        return await super().convert(ctx, argument)
+
+
+def option_words(argument: str) -> list[str]:
+    """The `key` of every `key:` in a prefix command's text, leaving quoted values out."""
+    unquoted = re.sub(r'"[^"]*"|“[^”]*”', '""', argument)
+    return re.findall(r"(?:^|\s)([A-Za-z_][\w-]*):", unquoted)
 
 
 class ScheduleFlags(Flags):
@@ -148,7 +169,8 @@ class ReportCommands:
     async def reports_preview(self, ctx: commands.Context) -> None:
         """Show you the report exactly as the schedule would post it now.
 
-        Without a schedule, it shows the weekly report.
+        Without a schedule, it shows the weekly report. The preview is for you alone: as a slash
+        command only you see it, and as a prefix command it comes by direct message.
 
         **Example**
         - `[p]reports preview`
@@ -166,7 +188,18 @@ class ReportCommands:
         except ReportUnavailable as error:
             await ctx.send(str(error), ephemeral=True)
             return
-        await rendered.send(ctx, content=text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        if ctx.interaction is not None:
+            await rendered.send(ctx, content=text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        try:
+            await rendered.send(ctx.author, content=text, allowed_mentions=NO_MENTIONS)
+        except discord.Forbidden:
+            await ctx.send(
+                "Your direct messages are closed, so the preview is posted here instead."
+            )
+            await rendered.send(ctx, content=text, allowed_mentions=NO_MENTIONS)
+            return
+        await ctx.send("I sent you the preview in a direct message.")
 
     @reports.command(name="disable")
     @commands.admin_or_permissions(manage_guild=True)

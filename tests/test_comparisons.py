@@ -323,3 +323,21 @@ async def test_the_report_shows_a_preset_server_a_custom_metric_and_a_baseline_m
     baseline = sum(claimers_on(rows, day) for day in OCTOBER) / len(OCTOBER)
     assert f"baseline {baseline:,.2f} (2021-10-01 to 2021-10-31)" in line
     assert any(line in (embed.description or "") for embed in embeds)
+
+
+async def test_stray_text_after_kpi_compare_is_refused(red):
+    await with_history(red)
+    await red.send(
+        "!kpi compare set metric:dau baseline_start:2021-10-01 baseline_end:2021-10-31",
+        author=red.admin,
+    )
+    sentence = (
+        "`{}` is not an option of `kpi compare`; write `metric:<name>` to see one metric, or "
+        "nothing to see them all."
+    )
+    assert texts(await red.send("!kpi compare bogus")) == [sentence.format("bogus")]
+    assert texts(await red.send("!kpi compare dau metric:dau")) == [sentence.format("dau")]
+    assert texts(await red.send("!kpi compare bogus:1")) == [
+        "`bogus:` is not an option of `kpi compare`; its options are `metric:`."
+    ]
+    assert "`daily_active_users`" in texts(await red.send("!kpi compare"))[0]

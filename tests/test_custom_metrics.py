@@ -200,6 +200,30 @@ BAD_DEFINITIONS = [
         "`42 things` must start with a letter, like `Engagement Score`.",
     ),
     (
+        'name:"Return" formula:"wau"',
+        "`return` is a reserved word that a formula cannot read as a name; choose another name, "
+        "like `Return Score`.",
+    ),
+    (
+        'name:"Print" formula:"wau"',
+        "`print` is a reserved word that a formula cannot read as a name; choose another name, "
+        "like `Print Score`.",
+    ),
+    (
+        'name:"Lambda" formula:"wau"',
+        "`lambda` is a reserved word that a formula cannot read as a name; choose another name, "
+        "like `Lambda Score`.",
+    ),
+    (
+        'name:"Охват" formula:"wau"',
+        "`Охват` cannot be written in a formula; use Latin letters, digits and underscores, "
+        "like `Engagement Score`.",
+    ),
+    (
+        'name:"Share" formula:"wau" unit:percentage target:500',
+        "`share` is a percentage, so its target must be at most 100, not 500.",
+    ),
+    (
         'name:"Bad" formula:"wau" unit:parsecs',
         "`parsecs` is not a unit; use count, percentage, hours or days.",
     ),
@@ -377,8 +401,13 @@ async def test_every_custom_metric_command_works_as_slash(red):
         "Removed KPI `engagement_score`."
     ]
     assert texts(
-        await red.slash("kpi custom-metric remove", author=red.admin, name="Engagement Score")
-    ) == ["Removed custom metric `engagement_score` (Engagement Score)."]
+        await red.slash(
+            "kpi custom-metric remove", author=red.admin, name="Engagement Score", force="true"
+        )
+    ) == [
+        "Removed custom metric `engagement_score` (Engagement Score). Goals were not checked "
+        "because the goals cog is not loaded."
+    ]
     assert texts(
         await red.slash("kpi custom-metric create", author=red.member, name="x", formula="dau")
     )[0].startswith("Only server admins")
@@ -398,3 +427,48 @@ async def test_snapshots_store_custom_metric_kpis(red):
     assert entry["value"] == pytest.approx(score)
     assert entry["achieved"] is (score >= 500)
     assert snapshot.metrics["values"]["engagement_score"] == pytest.approx(score)
+
+
+async def test_a_direction_or_unit_change_must_fit_the_kpi_on_the_metric(red):
+    cog = await kpi_cog(red, now=NOW)
+    await red.send(
+        '!kpi custom-metric create name:Score formula:"dau" target:10', author=red.admin
+    )
+    await red.send("!kpi set metric:score target:10 alert_threshold:80", author=red.admin)
+    before = await cog.config.guild(red.guild).custom_metrics()
+
+    replies = await red.send(
+        "!kpi custom-metric edit name:Score better:lower force:true", author=red.admin
+    )
+    assert texts(replies) == [
+        "`score` is better when lower, so it alerts above a multiple of its target: give a "
+        "threshold of at least 100, like 120, not 80. Change KPI `score` with `kpi set` first "
+        "(a threshold of 100 suits either direction)."
+    ]
+    await red.send("!kpi set metric:score target:500", author=red.admin)
+    replies = await red.send(
+        "!kpi custom-metric edit name:Score unit:percentage force:true", author=red.admin
+    )
+    assert texts(replies)[0].startswith(
+        "`score` is a percentage, so its target must be at most 100, not 500."
+    )
+    assert await cog.config.guild(red.guild).custom_metrics() == before
+
+
+async def test_removal_without_the_goals_cog_says_goals_were_not_checked(red):
+    cog = await kpi_cog(red, now=NOW)
+    await red.send('!kpi custom-metric create name:Score formula:"dau"', author=red.admin)
+    assert red.bot.get_cog("Goals") is None
+
+    replies = await red.send("!kpi custom-metric remove name:Score", author=red.admin)
+    assert texts(replies) == [
+        "Goals could not be checked for `score` because the goals cog is not loaded; nothing "
+        "was removed, add `force:true` to remove it anyway."
+    ]
+    assert "score" in await cog.config.guild(red.guild).custom_metrics()
+    replies = await red.send("!kpi custom-metric remove name:Score force:true", author=red.admin)
+    assert texts(replies) == [
+        "Removed custom metric `score` (Score). Goals were not checked because the goals cog "
+        "is not loaded."
+    ]
+    assert await cog.config.guild(red.guild).custom_metrics() == {}

@@ -182,3 +182,17 @@ def test_the_interpreter_itself_refuses_what_the_checker_refuses(text):
     sneaked = Formula(text, ast.parse(text, mode="eval"), {"dau": "daily_active_users"})
     result = evaluate(sneaked, {"daily_active_users": 1.0})
     assert result.value is None and result.reason
+
+
+@pytest.mark.parametrize(
+    "formula, phrase",
+    [
+        ("ｄａｕ + foo", "Unknown name at column 7: "),
+        ("ｄａｕ + é", "Unknown name at column 7: `é`"),
+        ("ｄａｕ + wau.real", "Attribute access (at column 7)"),
+    ],
+)
+def test_error_columns_count_characters_not_bytes(formula, phrase):
+    with pytest.raises(FormulaError) as refused:
+        parse_formula(formula, resolve_metric)
+    assert str(refused.value).startswith(phrase)

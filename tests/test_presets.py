@@ -120,7 +120,7 @@ async def test_apply_reports_added_changed_unchanged_and_can_be_undone(red):
     private = await cog.config.guild(red.guild).presets()
     assert [data["name"] for data in private.values()] == [
         undo,
-        "Before Before Gaming Community 2024-05-06 12:00 2024-05-06 12:00",
+        "Before Gaming Community 2024-05-06 12:00 (2)",  # the undo of an undo is not nested
     ]
     assert all(data["automatic"] and not data["public"] for data in private.values())
 
@@ -353,3 +353,98 @@ async def test_every_preset_command_works_as_slash(red):
         "Growing Communities",
         "Recommended Alert Thresholds",
     ]
+
+
+async def _shared_score(red, cog, formula="dau*2"):
+    """This server shares a public custom preset "Shared" holding the custom metric `score`."""
+    await red.send(
+        f'!kpi custom-metric create name:Score formula:"{formula}" target:50', author=red.admin
+    )
+    await red.send("!kpi preset create name:Shared public:true", author=red.admin)
+
+
+async def test_undo_restores_the_custom_metrics_as_they_were(red):
+    cog = await kpi_cog(red, now=NOW)
+    await _shared_score(red, cog)
+    guild, channel, admin = other_server(red)
+    await red.send("!kpi set metric:wau target:70", author=admin, channel=channel)
+    await red.send(
+        '!kpi custom-metric create name:Reach formula:"wau/2"', author=admin, channel=channel
+    )
+    kpis_before = await cog.config.guild(guild).kpis()
+    metrics_before = await cog.config.guild(guild).custom_metrics()
+
+    replies = await red.send('!kpi preset apply name:"Shared"', author=admin, channel=channel)
+    assert "Custom metrics added: `score`" in texts(replies)[0]
+    assert set(await cog.config.guild(guild).custom_metrics()) == {"reach", "score"}
+
+    undo = "Before Shared 2024-05-06 12:00"
+    text = texts(await red.send(f'!kpi preset apply name:"{undo}"', author=admin, channel=channel))
+    assert "Custom metrics removed: `score`" in text[0]
+    assert await cog.config.guild(guild).kpis() == kpis_before
+    assert await cog.config.guild(guild).custom_metrics() == metrics_before
+
+
+async def test_a_preset_changing_a_custom_metric_in_use_needs_force(red):
+    cog = await kpi_cog(red, now=NOW)
+    await _shared_score(red, cog)
+    guild, channel, admin = other_server(red)
+    await red.send(
+        '!kpi custom-metric create name:Score formula:"wau+1" target:10',
+        author=admin,
+        channel=channel,
+    )
+    metrics_before = await cog.config.guild(guild).custom_metrics()
+
+    replies = await red.send('!kpi preset apply name:"Shared"', author=admin, channel=channel)
+    assert texts(replies) == [
+        "Applying **Shared** would change custom metric `score` (formula `wau+1` → `dau*2`), "
+        "used by KPI `score`; nothing was changed. Add `force:true` to apply it anyway."
+    ]
+    assert await cog.config.guild(guild).custom_metrics() == metrics_before
+    assert [p.name for p in await cog.own_presets(guild)] == []  # no undo for a refusal
+
+    replies = await red.send(
+        '!kpi preset apply name:"Shared" force:true', author=admin, channel=channel
+    )
+    assert "Custom metrics changed: `score` (formula `wau+1` → `dau*2`)" in texts(replies)[0]
+    assert (await cog.config.guild(guild).custom_metrics())["score"]["formula"] == "dau*2"
+
+
+async def test_undo_names_stay_within_the_limit_and_are_not_nested(red):
+    cog = await kpi_cog(red, now=NOW)
+    await red.send("!kpi set metric:wau target:70", author=red.admin)
+    long_name = "A" * 50
+    await red.send(f'!kpi preset create name:"{long_name}"', author=red.admin)
+    await red.send("!kpi set metric:dau target:5", author=red.admin)
+
+    replies = await red.send(f'!kpi preset apply name:"{long_name}"', author=red.admin)
+    names = [p.name for p in await cog.own_presets(red.guild) if p.automatic]
+    assert len(names) == 1 and len(names[0]) <= 50 and names[0].startswith("Before AAA")
+    assert f'name:"{names[0]}"' in texts(replies)[0]
+
+    cog.clock = lambda: utc(2024, 5, 6, 12, 5)
+    await red.send(f'!kpi preset apply name:"{names[0]}"', author=red.admin)
+    newest = sorted(p.name for p in await cog.own_presets(red.guild) if p.automatic)
+    assert all(len(name) <= 50 for name in newest)
+    assert not any(name.startswith("Before Before") for name in newest)
+
+
+async def test_preset_listings_never_ping_anyone(red):
+    from alert_helpers import record_payloads
+
+    await kpi_cog(red, now=NOW)
+    guild, channel, admin = other_server(red)
+    await red.send("!kpi set metric:wau target:70", author=red.admin)
+    await red.send(
+        f'!kpi preset create name:"Ping <@{red.bot.user.id}>" description:"hi <@{red.bot.user.id}>" '
+        "public:true",
+        author=red.admin,
+    )
+    payloads = record_payloads(red)
+    await red.send("!kpi preset list", author=admin, channel=channel)
+    await red.send(
+        f'!kpi preset view name:"Ping <@{red.bot.user.id}>"', author=admin, channel=channel
+    )
+    assert len(payloads) == 2
+    assert all(body["allowed_mentions"] == {"parse": []} for _, body in payloads)

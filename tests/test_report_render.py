@@ -334,3 +334,60 @@ async def test_files_are_fresh_for_every_send_and_drawn_off_the_event_loop(red, 
         [f.data for f in r.files] for r in sent[half:]
     ]
     assert sent[0].files[0].data.startswith(b"\x89PNG")
+
+
+async def test_every_section_of_a_late_report_is_computed_for_the_report_instant(red):
+    cog = await kpi_cog(red, now=utc(2021, 11, 19, 20))  # the report of 00:00, posted at 20:00
+    await send_with_file(red, "!kpi import", HISTORY)
+    await red.send("!kpi set metric:wau target:70", author=red.admin)
+    await red.send(
+        "!kpi compare set metric:wau baseline_start:2021-11-01 baseline_end:2021-11-07",
+        author=red.admin,
+    )
+    read_at = []
+    metric_values = cog.metric_values
+
+    async def recording(guild, at, period):
+        read_at.append(at)
+        return await metric_values(guild, at, period)
+
+    asked = {}
+
+    class Goals(commands.Cog):
+        async def goal_report_lines(self, guild, at=None):
+            asked["goals"] = at
+            return ["🎯 Q4 growth"]
+
+    def alerts(guild, since, until=None):
+        asked["alerts"] = until
+        return ["🔴 daily_active_users fell"]
+
+    await red.bot.add_cog(Goals())
+    cog.alert_report_lines = alerts
+    cog.metric_values = recording
+
+    rendered = await cog.render_report(red.guild, at=AT)
+
+    sections = {e.title: e.description for e in _all(rendered, "embeds")}
+    assert sections["Comparisons against baselines"].startswith("`weekly_active_users`")
+    assert asked == {"goals": AT, "alerts": AT}
+    assert read_at and all(moment <= AT for moment in read_at)
+    cog.metric_values = metric_values
+    assert await cog.comparison_report_lines(red.guild, at=AT) == (
+        await cog.comparison_lines_for(red.guild, await cog.get_comparisons(red.guild), AT)
+    )
+
+
+async def test_sections_that_cannot_take_the_instant_are_called_as_before(red):
+    cog = await kpi_cog(red, now=AT)
+    await red.send("!kpi set metric:wau target:70", author=red.admin)
+
+    class Goals(commands.Cog):
+        async def goal_report_lines(self, guild):
+            return ["🎯 Q4 growth"]
+
+    await red.bot.add_cog(Goals())
+    cog.alert_report_lines = lambda guild, since: ["🔴 daily_active_users fell"]
+    rendered = await cog.render_report(red.guild, at=AT)
+    titles = [e.title for e in _all(rendered, "embeds")]
+    assert "Goals" in titles and any(title.startswith("Alerts since") for title in titles)

@@ -133,6 +133,11 @@ BAD_OPTIONS = [
         "The option `frequency:` is required; `!help reports schedule` shows an example.",
     ),
     ("frequency:", "The option `frequency:` needs a value after the colon."),
+    (
+        "frequency:daily bogus:1",
+        "`bogus:` is not an option of `reports schedule`; its options are `frequency:`, "
+        "`channel:`, `day:`, `time:`, `days:`.",
+    ),
 ]
 
 
@@ -296,12 +301,20 @@ async def test_preview_is_exactly_the_scheduled_post(red):
         traveller.move_to(MONDAY)
         await tracker.write_snapshots()
 
-        preview = await red.send("!reports preview", author=red.admin)
+        replies = await red.send("!reports preview", author=red.admin)
         start = len(red.sent)
         await reports_cog(red).run_due_reports()
         posted = red.sent[start:]
 
-    assert [reply.channel_id for reply in preview] == [red.channel.id] * len(preview)
+    # As a prefix command the preview comes privately, with a note in the channel.
+    *preview, note = replies
+    assert (note.channel_id, note.content) == (
+        red.channel.id,
+        "I sent you the preview in a direct message.",
+    )
+    direct = red.admin.dm_channel
+    assert direct is not None
+    assert [reply.channel_id for reply in preview] == [direct.id] * len(preview)
     assert [reply.channel_id for reply in posted] == [channel.id] * len(posted)
     assert len(posted) == len(preview) >= 1
     for shown, sent in zip(preview, posted):
@@ -417,3 +430,25 @@ def test_the_late_rule_posts_only_the_latest_missed_report():
     too_late = schedule.decide(weekly, utc(2021, 3, 9, 9, 1), None)  # a day and a minute
     assert too_late.due is None and too_late.skipped == (utc(2021, 3, 8, 9),)
     assert too_late.key == "2021-03-08T09:00:00+00:00"
+
+
+async def test_a_prefix_preview_falls_back_to_the_channel_when_direct_messages_are_closed(red):
+    with time_machine.travel(MONDAY, tick=False):
+        await kpi_cog(red)
+        await red.send("!kpi set metric:wau target:70", author=red.admin)
+        channel = await red.admin.create_dm()
+        send_message = red.bot.http.send_message
+
+        async def closed(channel_id, *, params):
+            if int(channel_id) == channel.id:
+                raise discord.Forbidden(backend.FakeRequest(403, "Cannot send to this user"), "")
+            return await send_message(channel_id, params=params)
+
+        red.bot.http.send_message = closed
+        note, *preview = await red.send("!reports preview", author=red.admin)
+
+    assert note.content == (
+        "Your direct messages are closed, so the preview is posted here instead."
+    )
+    assert preview and all(reply.channel_id == red.channel.id for reply in preview)
+    assert preview[0].content.startswith("📊 **Weekly KPI report**")
