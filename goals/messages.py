@@ -195,7 +195,8 @@ def unreadable_embed(goal: Goal) -> discord.Embed:
 def list_line(goal: Goal, state: str, unit: str) -> str:
     return (
         f"- **{goal.name}** · {goal.goal_type.value} ({goal.source()}) · target "
-        f"{format_value(goal.target, unit)} · {utc_day(goal.start)} → {goal.deadline} · {state}"
+        f"{format_value(goal.target, unit)} · {utc_day(goal.start)} → {goal.deadline}"
+        f" · {state}"
     )
 
 

@@ -32,7 +32,9 @@ def _instant(text: str) -> datetime:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kpitracker", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m kpitracker", description=__doc__.split("\n")[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     metrics = commands.add_parser("metrics", help="print every metric at an instant as JSON")
     metrics.add_argument("--ledger", required=True, type=Path, help="a CSV or JSON ledger file")

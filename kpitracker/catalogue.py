@@ -51,14 +51,26 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("reward_efficiency", "efficiency", "Avg LTZ per active user", "LTZ", _C, True),
         MetricInfo("churn_rate", "churn", "% becoming inactive", "%", _P, False),
         MetricInfo("top_10_concentration", "top10", "% LTZ held by top 10%", "%", _P, False),
-        MetricInfo("triggered_event_rate", "events", "Events triggered per day", "events/day", _C, True),
-        MetricInfo("events_per_active_user", "epau", "Average events per active user", "events", _C, True),
-        MetricInfo("time_to_first_reward", "ttfr", "Median hours to first reward", "hours", _H, False),
-        MetricInfo("time_to_first_reward_pct", "ttfr_pct", "% rewarded within first day", "%", _P, True),
-        MetricInfo("repeat_event_rate", "repeat", "Average events per rewarded user", "events", _C, True),
+        MetricInfo(
+            "triggered_event_rate", "events", "Events triggered per day", "events/day", _C, True
+        ),
+        MetricInfo(
+            "events_per_active_user", "epau", "Average events per active user", "events", _C, True
+        ),
+        MetricInfo(
+            "time_to_first_reward", "ttfr", "Median hours to first reward", "hours", _H, False
+        ),
+        MetricInfo(
+            "time_to_first_reward_pct", "ttfr_pct", "% rewarded within first day", "%", _P, True
+        ),
+        MetricInfo(
+            "repeat_event_rate", "repeat", "Average events per rewarded user", "events", _C, True
+        ),
         MetricInfo("repeat_event_rate_pct", "repeat_pct", "% triggering 3+ events", "%", _P, True),
         MetricInfo("avg_streak_length", "streak_len", "Average streak length", "days", _D, True),
-        MetricInfo("streak_break_frequency", "streak_breaks", "% of streaks that break", "%", _P, False),
+        MetricInfo(
+            "streak_break_frequency", "streak_breaks", "% of streaks that break", "%", _P, False
+        ),
     )
 }
 
@@ -98,5 +110,7 @@ def resolve_metric(name: str) -> str:
 def resolve_period(name: str) -> str:
     key = name.strip().lower()
     if key not in PERIOD_DAYS:
-        raise ValueError(f"`{clip(name)}` is not a period; use one of day, week, month or quarter.")
+        raise ValueError(
+            f"`{clip(name)}` is not a period; use one of day, week, month or quarter."
+        )
     return key

@@ -150,7 +150,9 @@ class KpiCommands:
         """Show every KPI of this server, active and inactive."""
         kpis = await self.get_kpis(ctx.guild)
         if not kpis:
-            await ctx.send("No KPIs are set. Create one with `kpi set metric:<name> target:<value>`.")
+            await ctx.send(
+                "No KPIs are set. Create one with `kpi set metric:<name> target:<value>`."
+            )
             return
         lines = []
         for title, active in (("Active", True), ("Inactive", False)):
@@ -161,7 +163,9 @@ class KpiCommands:
             for kpi in sorted(chosen, key=lambda item: item.metric):
                 info = kpi.info
                 threshold = (
-                    f", alert at {kpi.alert_threshold:g}%" if kpi.alert_threshold is not None else ""
+                    f", alert at {kpi.alert_threshold:g}%"
+                    if kpi.alert_threshold is not None
+                    else ""
                 )
                 lines.append(
                     f"- `{kpi.metric}`: target {info.format(kpi.target_value)} per {kpi.period}"
@@ -243,7 +247,9 @@ class KpiCommands:
         async with self.config.guild(ctx.guild).kpis() as kpis:
             removed = kpis.pop(options.metric, None)
         if removed is None:
-            await ctx.send(f"There is no KPI for `{options.metric}`; `kpi list` shows the KPIs set.")
+            await ctx.send(
+                f"There is no KPI for `{options.metric}`; `kpi list` shows the KPIs set."
+            )
             return
         await ctx.send(f"Removed KPI `{options.metric}`.")
 

@@ -1,4 +1,4 @@
-"""Option parsing for `key:value` commands: each bad value gets one sentence saying what is right."""
+"""Parsing `key:value` options: one sentence for each bad value, saying what is right."""
 
 from __future__ import annotations
 
@@ -42,8 +42,14 @@ class Period(commands.Converter):
             raise commands.BadArgument(str(error)) from None
 
 
-def parse_number(name: str, argument: str, *, minimum: float | None = None,
-                 maximum: float | None = None, example: str = "500") -> float:
+def parse_number(
+    name: str,
+    argument: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    example: str = "500",
+) -> float:
     text = unquote(argument).rstrip("%").replace(",", "")
     try:
         value = float(text)

@@ -73,8 +73,16 @@ def snapshot_table(snapshots) -> pd.DataFrame:
         for snapshot in snapshots
         for metric, reading in snapshot.metrics.get("kpis", {}).items()
     ]
-    columns = ["server_id", "snapshot_date", "snapshot_type", "metric", "value", "target",
-               "period", "achieved"]
+    columns = [
+        "server_id",
+        "snapshot_date",
+        "snapshot_type",
+        "metric",
+        "value",
+        "target",
+        "period",
+        "achieved",
+    ]
     return pd.DataFrame.from_records(records, columns=columns)
 
 
@@ -83,7 +91,9 @@ class DataCommands:
 
     @KpiCommands.kpi.command(name="import")
     @commands.admin_or_permissions(manage_guild=True)
-    async def kpi_import(self, ctx: commands.Context, file: Optional[discord.Attachment] = None) -> None:
+    async def kpi_import(
+        self, ctx: commands.Context, file: Optional[discord.Attachment] = None
+    ) -> None:
         """Import activity history from an attached CSV or JSON file.
 
         The file has the columns `ts,user_id,kind,amount,detail` (see the README). Rows the
@@ -94,7 +104,9 @@ class DataCommands:
         - `[p]kpi import` with `history.csv` attached
         """
         if file is None:
-            await ctx.send("Attach a CSV or JSON file of activity to import, then run the command again.")
+            await ctx.send(
+                "Attach a CSV or JSON file of activity to import, then run the command again."
+            )
             return
         if file.size > MAX_IMPORT_BYTES:
             await ctx.send(
@@ -105,7 +117,9 @@ class DataCommands:
         async with ctx.typing():
             data = await file.read()
             try:
-                rows = await asyncio.to_thread(parse_ledger_file, data, file.filename, ctx.guild.id)
+                rows = await asyncio.to_thread(
+                    parse_ledger_file, data, file.filename, ctx.guild.id
+                )
             except LedgerFileError as error:
                 await ctx.send(f"Nothing was imported: {error}.")
                 return
@@ -156,7 +170,8 @@ class DataCommands:
                 count = len(rows)
             else:
                 snapshots = await self.store.snapshots(
-                    ctx.guild.id, start.isoformat() if start else None,
+                    ctx.guild.id,
+                    start.isoformat() if start else None,
                     end.isoformat() if end else None,
                 )
                 frame = snapshot_table(snapshots)
@@ -188,6 +203,8 @@ class DataCommands:
         """
         await self.config.guild(ctx.guild).economy_claims.set(options.enabled)
         if options.enabled:
-            await ctx.send("Successful `payday` commands now count as claims, one credit = one LTZ.")
+            await ctx.send(
+                "Successful `payday` commands now count as claims, one credit = one LTZ."
+            )
         else:
             await ctx.send("`payday` no longer counts as a claim.")

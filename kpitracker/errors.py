@@ -16,9 +16,9 @@ def _root(error: BaseException) -> BaseException:
             inner = error.original
         if inner is None or not isinstance(inner, BaseException):
             break
-        if isinstance(error, (commands.UserInputError, app_commands.AppCommandError)) or isinstance(
-            error, (commands.HybridCommandError, commands.CommandInvokeError)
-        ):
+        if isinstance(
+            error, (commands.UserInputError, app_commands.AppCommandError)
+        ) or isinstance(error, (commands.HybridCommandError, commands.CommandInvokeError)):
             error = inner
         else:
             break

@@ -35,7 +35,11 @@ class Kpi:
 
     @classmethod
     def from_config(cls, metric: str, data: dict, info: MetricInfo | None = None) -> "Kpi":
-        known = {key: data[key] for key in ("target_value", "period", "alert_threshold", "is_active") if key in data}
+        known = {
+            key: data[key]
+            for key in ("target_value", "period", "alert_threshold", "is_active")
+            if key in data
+        }
         return cls(metric=metric, **known, metric_info=info)
 
 

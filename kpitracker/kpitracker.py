@@ -198,28 +198,50 @@ class KPITracker(
         await self.store.add([row], wait=wait)
         return row
 
-    async def record_claim(self, guild: Subject, user: Subject, amount: float | None = None,
-                           *, when: datetime | None = None) -> LedgerRow:
+    async def record_claim(
+        self,
+        guild: Subject,
+        user: Subject,
+        amount: float | None = None,
+        *,
+        when: datetime | None = None,
+    ) -> LedgerRow:
         """A loyalty claim (the daily claim), paying `amount` LTZ if given."""
         return await self.record(guild, user, Kind.CLAIM, amount=amount, when=when)
 
-    async def record_reward(self, guild: Subject, user: Subject, amount: float,
-                            reason: str | None = None, *, when: datetime | None = None) -> LedgerRow:
+    async def record_reward(
+        self,
+        guild: Subject,
+        user: Subject,
+        amount: float,
+        reason: str | None = None,
+        *,
+        when: datetime | None = None,
+    ) -> LedgerRow:
         """LTZ credited to a member for anything other than a claim."""
         return await self.record(guild, user, Kind.REWARD, amount=amount, detail=reason, when=when)
 
-    async def record_spend(self, guild: Subject, user: Subject, amount: float,
-                           reason: str | None = None, *, when: datetime | None = None) -> LedgerRow:
+    async def record_spend(
+        self,
+        guild: Subject,
+        user: Subject,
+        amount: float,
+        reason: str | None = None,
+        *,
+        when: datetime | None = None,
+    ) -> LedgerRow:
         """LTZ debited from a member."""
         return await self.record(guild, user, Kind.SPEND, amount=amount, detail=reason, when=when)
 
-    async def record_event(self, guild: Subject, user: Subject, name: str,
-                           *, when: datetime | None = None) -> LedgerRow:
+    async def record_event(
+        self, guild: Subject, user: Subject, name: str, *, when: datetime | None = None
+    ) -> LedgerRow:
         """A loyalty event the member triggered; `name` says which."""
         return await self.record(guild, user, Kind.EVENT, detail=name, when=when)
 
-    async def record_voice(self, guild: Subject, user: Subject, start: datetime,
-                           seconds: float) -> LedgerRow:
+    async def record_voice(
+        self, guild: Subject, user: Subject, start: datetime, seconds: float
+    ) -> LedgerRow:
         """A finished voice session that began at `start` and lasted `seconds`."""
         return await self.record(guild, user, Kind.VOICE, amount=seconds, when=start)
 

@@ -53,7 +53,9 @@ class ActivityListeners:
         try:
             row = make_row(member.guild.id, member.id, self.clock(), kind)
         except LedgerError as error:
-            log.warning("Could not record a %s in guild %s: %s", kind.label, member.guild.id, error)
+            log.warning(
+                "Could not record a %s in guild %s: %s", kind.label, member.guild.id, error
+            )
             return
         await self.store.add([row], wait=False)
 
@@ -95,7 +97,9 @@ class ActivityListeners:
         now = to_ms(self.clock())
         stopped_at = self._blind_since if self._blind_since is not None else now
         self._blind_since = None
-        open_sessions = {(server, user) for server, user, _ in await self.store.open_voice_sessions()}
+        open_sessions = {
+            (server, user) for server, user, _ in await self.store.open_voice_sessions()
+        }
         in_voice = set()
         for guild in self.bot.guilds:
             for channel in guild.voice_channels + guild.stage_channels:

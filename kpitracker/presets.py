@@ -265,7 +265,7 @@ def describe_change(old: dict, new: dict) -> str:
 
 
 def describe_metric_change(old: dict, new: dict) -> str:
-    """`formula dau → dau*2, unit count → percentage` for the parts of a custom metric that differ."""
+    """What differs in a custom metric: `formula dau → dau*2, unit count → percentage`."""
     parts = []
     if old.get("formula") != new.get("formula"):
         parts.append(f"formula `{old.get('formula')}` → `{new.get('formula')}`")

@@ -81,7 +81,9 @@ class SnapshotJob:
                 log.warning("Skipped the snapshot of guild %s", guild.id, exc_info=True)
         log.info(
             "Snapshot job: %d guilds, %d days written in %.2f s",
-            len(written), sum(written.values()), timer.perf_counter() - started,
+            len(written),
+            sum(written.values()),
+            timer.perf_counter() - started,
         )
         return written
 
@@ -111,7 +113,9 @@ class SnapshotJob:
         while day < today:
             if day.isoformat() not in done:
                 members = guild.member_count if day == today - timedelta(days=1) else None
-                await self.store.put_snapshot(await self.build_snapshot(guild.id, day, kpis, members))
+                await self.store.put_snapshot(
+                    await self.build_snapshot(guild.id, day, kpis, members)
+                )
                 count += 1
             day += timedelta(days=1)
         return count

@@ -60,7 +60,9 @@ class SqliteStore:
             await writer.close()
             raise
         store = cls(writer, reader)
-        store._flusher = asyncio.create_task(store._flush_forever(), name="kpitracker-ledger-writer")
+        store._flusher = asyncio.create_task(
+            store._flush_forever(), name="kpitracker-ledger-writer"
+        )
         return store
 
     async def close(self) -> None:
@@ -341,6 +343,7 @@ class SqliteStore:
     async def delete_user(self, user_id: int) -> int:
         # Rows about the user still queued would otherwise land after the deletion.
         await self.flush()
+
         async def work(conn):
             cursor = await conn.execute(
                 "SELECT server_id FROM members WHERE user_id = ?", [user_id]
@@ -375,8 +378,15 @@ class SqliteStore:
     async def delete_server(self, server_id: int) -> None:
         async def work(conn):
             for table in (
-                "ledger", "daily_user", "members", "servers", "voice_open", "discord_kpi_snapshots",
-                "compaction", "daily_server", "block_user",
+                "ledger",
+                "daily_user",
+                "members",
+                "servers",
+                "voice_open",
+                "discord_kpi_snapshots",
+                "compaction",
+                "daily_server",
+                "block_user",
             ):
                 await conn.execute(f"DELETE FROM {table} WHERE server_id = ?", [server_id])
 

@@ -45,7 +45,10 @@ class Store(Protocol):
         """Store a snapshot unless that server, date and type has one; True when written."""
 
     async def snapshots(
-        self, server_id: int, start: str | None = None, end: str | None = None,
+        self,
+        server_id: int,
+        start: str | None = None,
+        end: str | None = None,
         snapshot_type: str = "daily",
     ) -> list[Snapshot]:
         """Snapshots of a server with start <= date <= end, oldest first."""

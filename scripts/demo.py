@@ -219,8 +219,12 @@ async def run(folder: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "demo-output",
-                        help="folder for the transcript and files (default: demo-output)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO_ROOT / "demo-output",
+        help="folder for the transcript and files (default: demo-output)",
+    )
     arguments = parser.parse_args(argv)
     folder = arguments.out.resolve()
     folder.mkdir(parents=True, exist_ok=True)

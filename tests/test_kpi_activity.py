@@ -63,7 +63,9 @@ async def test_ledger_export_round_trips_through_import(red, tmp_path):
     assert plain(parse_ledger_file(sent.data, sent.filename, red.guild.id)) == plain(
         sorted(history_rows(red.guild.id), key=lambda row: row.ts_ms)
     )
-    assert sent.data == live("ledger_files").ledger_to_csv(await cog.store.ledger_rows(red.guild.id))
+    assert sent.data == live("ledger_files").ledger_to_csv(
+        await cog.store.ledger_rows(red.guild.id)
+    )
 
     november = await red.send(
         "!kpi export format:json data:ledger start_date:2021-11-01 end_date:2021-11-30",
@@ -71,7 +73,8 @@ async def test_ledger_export_round_trips_through_import(red, tmp_path):
     )
     rows = parse_ledger_file(november[0].files[0].data, "november.json", red.guild.id)
     expected = [
-        row for row in history_rows(red.guild.id)
+        row
+        for row in history_rows(red.guild.id)
         if to_ms(utc(2021, 11, 1)) <= row.ts_ms < to_ms(utc(2021, 12, 1))
     ]
     assert len(rows) == len(expected) and set(plain(rows)) == set(plain(expected))
@@ -119,7 +122,8 @@ async def test_bot_events_record_without_importing_the_cog(red):
     red.bot.dispatch("kpi_activity", red.guild, red.member, "reward", -1, None, when)
     rows = await _settled_rows(cog, red.guild.id, 2)
     assert [(row.kind, row.amount, row.detail) for row in rows] == [
-        (Kind.CLAIM, 7.0, ""), (Kind.EVENT, 0.0, "boss")
+        (Kind.CLAIM, 7.0, ""),
+        (Kind.EVENT, 0.0, "boss"),
     ]
 
 
@@ -142,8 +146,9 @@ async def test_joins_leaves_and_voice_sessions_from_discord(red):
     off = SimpleNamespace(channel=None)
     await cog.on_voice_state_update(newcomer, off, SimpleNamespace(channel=stage))
     cog.clock = lambda: utc(2024, 3, 1, 20, 30)
-    await cog.on_voice_state_update(newcomer, SimpleNamespace(channel=stage),
-                                    SimpleNamespace(channel=lounge))
+    await cog.on_voice_state_update(
+        newcomer, SimpleNamespace(channel=stage), SimpleNamespace(channel=lounge)
+    )
     cog.clock = lambda: utc(2024, 3, 1, 21, 15)
     await cog.on_voice_state_update(newcomer, SimpleNamespace(channel=lounge), off)
     red.bot.dispatch("member_remove", newcomer)
@@ -159,8 +164,9 @@ async def test_joins_leaves_and_voice_sessions_from_discord(red):
 async def test_voice_session_open_across_a_restart(red):
     cog = await kpi_cog(red, now=utc(2024, 3, 1, 20))
     speaker = red.make_member("Speaker")
-    await cog.on_voice_state_update(speaker, SimpleNamespace(channel=None),
-                                    SimpleNamespace(channel=SimpleNamespace(id=1)))
+    await cog.on_voice_state_update(
+        speaker, SimpleNamespace(channel=None), SimpleNamespace(channel=SimpleNamespace(id=1))
+    )
     cog.clock = lambda: utc(2024, 3, 1, 20, 40)
 
     await red.reload("kpitracker")  # the speaker left while the bot was away
@@ -202,7 +208,9 @@ async def test_data_deletion_removes_every_row_of_the_user(red):
     at = to_ms(utc(2021, 11, 19))
     before = await cog.store.metrics(red.guild.id, at, 7)
     rows = history_rows(red.guild.id)
-    busiest = max({row.user_id for row in rows}, key=lambda user: sum(r.user_id == user for r in rows))
+    busiest = max(
+        {row.user_id for row in rows}, key=lambda user: sum(r.user_id == user for r in rows)
+    )
 
     await cog.red_delete_data_for_user(requester="user_strict", user_id=busiest)
 
@@ -278,11 +286,16 @@ async def test_the_same_live_activity_twice_is_two_activities(red):
     for _ in range(2):
         await cog.record_reward(red.guild, red.member, 1, "badge:bronze", when=when)
         await cog.record_event(red.guild, red.member, "raid", when=when)
-    await asyncio.gather(*(cog.record_event(red.guild, red.member, "raid", when=when) for _ in range(3)))
+    await asyncio.gather(
+        *(cog.record_event(red.guild, red.member, "raid", when=when) for _ in range(3))
+    )
 
     rows = plain(await cog.store.ledger_rows(red.guild.id))
 
-    assert rows.count((red.guild.id, red.member.id, to_ms(when), Kind.REWARD, 1.0, "badge:bronze")) == 2
+    assert (
+        rows.count((red.guild.id, red.member.id, to_ms(when), Kind.REWARD, 1.0, "badge:bronze"))
+        == 2
+    )
     assert rows.count((red.guild.id, red.member.id, to_ms(when), Kind.EVENT, 0.0, "raid")) == 5
     values = await cog.store.metrics(red.guild.id, to_ms(utc(2024, 5, 2)), 7)
     assert values["triggered_event_rate"] == pytest.approx(5 / 7)

@@ -42,7 +42,11 @@ async def test_each_day_once_with_missed_days_filled(red):
 
     snapshots = await cog.store.snapshots(red.guild.id)
     assert [snapshot.snapshot_date for snapshot in snapshots] == [
-        "2021-11-18", "2021-11-19", "2021-11-20", "2021-11-21", "2021-11-22"
+        "2021-11-18",
+        "2021-11-19",
+        "2021-11-20",
+        "2021-11-21",
+        "2021-11-22",
     ]
     rows = history_rows(red.guild.id)
     for snapshot in snapshots:
@@ -110,7 +114,8 @@ async def test_snapshot_history_exports_as_a_table(red):
 
     records = json.loads(replies[0].files[0].data)
     assert [(record["snapshot_date"], record["metric"]) for record in records] == [
-        ("2021-11-20", "daily_active_users"), ("2021-11-20", "streak_retention")
+        ("2021-11-20", "daily_active_users"),
+        ("2021-11-20", "streak_retention"),
     ]
     assert records[0]["server_id"] == str(red.guild.id)
     csv_reply = await red.send("!kpi export format:csv", author=red.admin)
