@@ -203,6 +203,15 @@ STEPS = [
         event2_days = event2_days | excluded.event2_days,
         event3_days = event3_days | excluded.event3_days
     """,
+    # LTZ in and out, added up per block, so that holdings at any instant read few rows.
+    f"""
+    UPDATE block_user SET net = block_user.net + b.change
+    FROM (SELECT server_id, ts / {DAY_MS} / {BLOCK_DAYS} AS block, user_id,
+                 TOTAL(CASE WHEN {_PAYS_OUT} THEN amount ELSE -amount END) AS change
+          FROM temp.fresh WHERE {_PAYS_OUT} OR kind = {_SPEND} GROUP BY 1, 2, 3) AS b
+    WHERE block_user.server_id = b.server_id AND block_user.block = b.block
+      AND block_user.user_id = b.user_id
+    """,
     # The daily totals, kept up by addition: a new claim day adds a claimer, and a continued
     # streak where the day before (or, for imported days, the day after) is a claim day too.
     f"""

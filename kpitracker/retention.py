@@ -77,6 +77,7 @@ async def compacted_before(store, server_id: int) -> int | None:
 
 async def compact(store, server_id: int, before_day: int) -> int:
     """Compact a server's raw rows older than the UTC day `before_day`; return rows deleted."""
+
     async def bounds(conn):
         cursor = await conn.execute(
             "SELECT s.first_ts, c.before_ts FROM servers AS s "

@@ -48,7 +48,8 @@ class RetentionDays(commands.Converter):
 
 class RetentionFlags(Flags):
     days: Optional[int] = flag(
-        converter=RetentionDays, default=None,
+        converter=RetentionDays,
+        default=None,
         description=f"Days of raw rows to keep, {retention.MIN_HORIZON_DAYS} or more, or off",
     )
 
@@ -90,7 +91,9 @@ class RetentionCommands:
         if deleted:
             log.info(
                 "Compaction: %d guilds, %d raw rows deleted in %.2f s",
-                len(deleted), sum(deleted.values()), timer.perf_counter() - started,
+                len(deleted),
+                sum(deleted.values()),
+                timer.perf_counter() - started,
             )
         return deleted
 
@@ -114,8 +117,11 @@ class RetentionCommands:
         if options.days is None:
             days = await settings.retention_days()
             before = await retention.compacted_before(self.store, ctx.guild.id)
-            text = (f"Raw activity rows are kept for {days} days." if days
-                    else "Raw activity rows are kept forever (retention is off).")
+            text = (
+                f"Raw activity rows are kept for {days} days."
+                if days
+                else "Raw activity rows are kept forever (retention is off)."
+            )
             if before is not None:
                 text += f" Rows before {from_ms(before):%Y-%m-%d} were compacted."
             await ctx.send(text)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _VERSION_1 = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -148,12 +148,24 @@ SELECT server_id, day / 63, user_id,
 FROM daily_user GROUP BY server_id, day / 63, user_id;
 """
 
+_VERSION_4 = """
+-- LTZ received less LTZ spent per user and block, so that holdings at an instant months back
+-- read whole blocks rather than every day.
+ALTER TABLE block_user ADD COLUMN net REAL NOT NULL DEFAULT 0;
+UPDATE block_user SET net = d.net
+FROM (SELECT server_id, day / 63 AS block, user_id, TOTAL(ltz_in - ltz_out) AS net
+      FROM daily_user GROUP BY 1, 2, 3) AS d
+WHERE block_user.server_id = d.server_id AND block_user.block = d.block
+  AND block_user.user_id = d.user_id;
+"""
+
 # Each entry turns version N-1 into version N. A release that changes the schema appends a
 # step here; `migrate` runs the missing ones in order inside one transaction.
 MIGRATIONS: dict[int, Callable[[], str]] = {
     1: lambda: _VERSION_1,
     2: _version_2,
     3: lambda: _VERSION_3,
+    4: lambda: _VERSION_4,
 }
 
 

@@ -9,15 +9,19 @@ means.
 
 from __future__ import annotations
 
-import statistics
-
 from . import sqlite_windows
 from .catalogue import METRICS
+from .ingest import BLOCK_DAYS
 from .ledger import DAY_MS, Kind
 from .sqlite_windows import Window
 
 HOUR_MS = 3_600_000
-_CLAIM, _REWARD, _EVENT, _VOICE = int(Kind.CLAIM), int(Kind.REWARD), int(Kind.EVENT), int(Kind.VOICE)
+_CLAIM, _REWARD, _EVENT, _VOICE = (
+    int(Kind.CLAIM),
+    int(Kind.REWARD),
+    int(Kind.EVENT),
+    int(Kind.VOICE),
+)
 _PAYS_OUT = f"(kind IN ({_CLAIM}, {_REWARD}) AND amount > 0)"
 
 # One user's activity in a slice of raw ledger rows, in the rollup's columns; `current` tells
@@ -83,14 +87,9 @@ class MetricReader:
         self.length = period_days * DAY_MS
         self.start = at_ms - self.length
 
-    # One trip to the connection's thread per query: a metric set is a dozen queries, and a
-    # nightly snapshot a thousand metric sets.
     async def one(self, sql: str, params: list) -> tuple:
         rows = await self.conn.execute_fetchall(sql, params)
         return rows[0] if rows else None
-
-    async def all(self, sql: str, params: list) -> list[tuple]:
-        return list(await self.conn.execute_fetchall(sql, params))
 
     async def compute(self) -> dict[str, float | None]:
         span = await self.one(
@@ -101,32 +100,54 @@ class MetricReader:
             return dict.fromkeys(METRICS)
         first_ts, max_voice_ms, last_ts = span
 
-        values: dict[str, float | None] = {}
-        window = await self.window_totals(max_voice_ms)
-        claimers, ltz, events, rewarded, repeaters, engaged, in_voice, before, lost = window
-        for name, days in (("daily_active_users", 1), ("weekly_active_users", 7)):
-            same_window = days == self.days
-            values[name] = claimers if same_window else await self.claimers(self.at - days * DAY_MS, self.at)
-        claim_days = await self.claim_days()
-        alive, average_streak = await self.alive_streaks()
-        values["streak_retention"] = self.streak_retention(claim_days)
-        values["new_user_conversion"], values["time_to_first_reward"] = await self.newcomers()
-        values["voice_participation"] = _share(in_voice, engaged)
-        values["reward_efficiency"] = _ratio(ltz, claimers)
-        values["churn_rate"] = _share(lost, before)
-        values["top_10_concentration"] = await self.top_ten_share(first_ts, last_ts)
-        values["triggered_event_rate"] = events / self.days
-        values["events_per_active_user"] = _ratio(events, claimers)
-        values["time_to_first_reward_pct"] = await self.rewarded_within_a_day()
-        values["repeat_event_rate"] = _ratio(events, rewarded)
-        values["repeat_event_rate_pct"] = _share(repeaters, rewarded)
-        values["avg_streak_length"] = average_streak
-        values["streak_break_frequency"] = self.streak_breaks(claim_days, alive)
+        # Every part is a query of one row; they go to the database as one statement, since
+        # each trip to the connection's thread costs about as much as a small query, and a
+        # nightly snapshot reads a thousand metric sets.
+        parts = {
+            "window": self.window_query(max_voice_ms),
+            "totals": sqlite_windows.window_totals(self.server_id, self.start, self.at),
+            "streaks": self.streak_days_query(),
+            "alive": self.alive_streaks_query(),
+            "newcomers": self.newcomers_query(),
+            "quick": self.rewarded_within_a_day_query(),
+            "top": self.top_ten_query(first_ts, last_ts),
+        }
+        for name, days in (("dau", 1), ("wau", 7)):
+            if days != self.days:
+                parts[name] = self.claimers_query(self.at - days * DAY_MS, self.at)
+        row = iter(await self.one(*_as_one_statement(parts)))
+        got = {name: [next(row) for _ in range(_WIDTHS[name])] for name in parts}
+
+        claimers, rewarded, repeaters, engaged, in_voice, before, lost = got["window"]
+        ltz, events = got["totals"]
+        retention, ended, broken = got["streaks"]
+        alive, average_streak = got["alive"]
+        newcomers, converted, median_hours = got["newcomers"]
+        cohort, quick = got["quick"]
+        held, top_held = got["top"]
+        values: dict[str, float | None] = {
+            "daily_active_users": got["dau"][0] if "dau" in got else claimers,
+            "weekly_active_users": got["wau"][0] if "wau" in got else claimers,
+            "streak_retention": retention,
+            "new_user_conversion": _share(converted, newcomers),
+            "voice_participation": _share(in_voice, engaged),
+            "reward_efficiency": _ratio(ltz, claimers),
+            "churn_rate": _share(lost, before),
+            "top_10_concentration": _share(top_held, held) if held else None,
+            "triggered_event_rate": events / self.days,
+            "events_per_active_user": _ratio(events, claimers),
+            "time_to_first_reward": median_hours,
+            "time_to_first_reward_pct": _share(quick, cohort),
+            "repeat_event_rate": _ratio(events, rewarded),
+            "repeat_event_rate_pct": _share(repeaters, rewarded),
+            "avg_streak_length": average_streak,
+            "streak_break_frequency": _share(broken, ended + alive),
+        }
         return {name: values[name] for name in METRICS}
 
-    async def window_totals(self, max_voice_ms: int) -> tuple:
+    def window_query(self, max_voice_ms: int) -> tuple[str, list]:
         """Counts of users over the window, and of claimers over the window before it (for
-        churn), in one pass; then the LTZ and events totals of the window."""
+        churn), in one pass."""
         current = Window(self.start, self.at)
         previous = Window(self.start - self.length, self.start, ("claims",))
         per_user, params = sqlite_windows.activity_per_user(self.server_id, [current, previous])
@@ -150,38 +171,52 @@ class MetricReader:
                    COUNT(*) FILTER (WHERE claims_1 > 0 AND claims_0 = 0)
             FROM w
         """
-        params += [self.server_id, self.start - max_voice_ms, self.start, self.start]
-        claimers, rewarded, repeaters, engaged, in_voice, before, lost = await self.one(sql, params)
-        totals, totals_params = sqlite_windows.window_totals(self.server_id, self.start, self.at)
-        ltz, events = await self.one(totals, totals_params)
-        return claimers, ltz, events, rewarded, repeaters, engaged, in_voice, before, lost
+        return sql, params + [self.server_id, self.start - max_voice_ms, self.start, self.start]
 
-    async def claimers(self, start: int, end: int) -> int:
+    def claimers_query(self, start: int, end: int) -> tuple[str, list]:
         per_user, params = sqlite_windows.activity_per_user(
             self.server_id, [Window(start, end, ("claims",))]
         )
-        row = await self.one(f"SELECT COUNT(*) FROM ({per_user}) WHERE claims_0 > 0", params)
-        return row[0]
+        return f"SELECT COUNT(*) FROM ({per_user}) WHERE claims_0 > 0", params
 
-    async def claim_days(self) -> dict[int, tuple[int, int]]:
-        """For each whole day of the last L + 1 before D(t): its claimers, and how many of them
-        also claimed the day before (a streak of two or more days on that day)."""
-        today = self.at // DAY_MS
-        rows = await self.all(
-            "SELECT day, claimers, continued FROM daily_server "
-            "WHERE server_id = ? AND day >= ? AND day < ?",
-            [self.server_id, today - self.days - 1, today],
-        )
-        return {day: (claimers, continued) for day, claimers, continued in rows}
+    def streak_days_query(self) -> tuple[str, list]:
+        """Streak retention, and the runs of claim days that ended in the window (all, and
+        those that broke inside it), from the per-day claimers and continued streaks.
 
-    def streak_retention(self, claim_days: dict[int, tuple[int, int]]) -> float | None:
+        Retention on day d is continued(d) / claimers(d - 1), averaged over the last L whole
+        days. A run of claim days [s, e] is alive until the end of day e + 1 and breaks on
+        that day; it counts when alive inside the window, and as broken when day e + 1 lies
+        wholly inside it. The runs ending on day c are claimers(c) - continued(c + 1); the
+        streaks still alive at the end of the window are counted by `alive_streaks_query`.
+        """
         today = self.at // DAY_MS
-        shares = []
-        for day in range(today - self.days, today):
-            before = claim_days.get(day - 1, (0, 0))[0]
-            if before:
-                shares.append(100.0 * claim_days.get(day, (0, 0))[1] / before)
-        return statistics.fmean(shares) if shares else None
+        last_full = today - 1
+        first_day = self.start // DAY_MS - 1
+        first_broken = max(first_day, _ceil_day(self.start) - 1)
+        ending = """
+            FROM daily_server AS c LEFT JOIN daily_server AS n
+              ON n.server_id = c.server_id AND n.day = c.day + 1
+            WHERE c.server_id = ? AND c.day >= ? AND c.day < ?
+        """
+        sql = f"""
+            SELECT
+              (SELECT AVG(100.0 * coalesce(n.continued, 0) / c.claimers) {ending}
+                 AND c.claimers > 0),
+              (SELECT TOTAL(c.claimers - coalesce(n.continued, 0)) {ending}),
+              (SELECT TOTAL(c.claimers - coalesce(n.continued, 0)) {ending})
+        """
+        params = [
+            self.server_id,
+            today - self.days - 1,
+            today - 1,
+            self.server_id,
+            first_day,
+            last_full,
+            self.server_id,
+            first_broken,
+            last_full,
+        ]
+        return sql, params
 
     def _joined_between(self, start: int, end: int) -> tuple[str, list]:
         """Users whose join time, as known at the instant, lies in `[start, end)`."""
@@ -195,12 +230,12 @@ class MetricReader:
         """
         return sql, [self.server_id, start, end, self.server_id, start, end, self.at]
 
-    async def newcomers(self) -> tuple[float | None, float | None]:
+    def newcomers_query(self) -> tuple[str, list]:
+        """The users who joined in the window, how many of them converted, and the median
+        hours to the first reward of those rewarded before the instant."""
         joined, params = self._joined_between(self.start, self.at)
         # Activity before the join time does not convert; only then is the ledger itself read.
-        # The median is taken in SQL too: nothing that grows with a server runs in the loop.
-        total, converted, median = await self.one(
-            f"""
+        sql = f"""
             WITH newcomers AS MATERIALIZED (
                 SELECT joined, first_reward_ts,
                        CASE WHEN first_engage_ts IS NULL THEN 0
@@ -222,77 +257,95 @@ class MetricReader:
                         SELECT h FROM hours ORDER BY h
                         LIMIT 2 - (SELECT COUNT(*) FROM hours) % 2
                         OFFSET ((SELECT COUNT(*) FROM hours) - 1) / 2))
-            """,
-            [self.at, self.server_id, self.at, *params, self.at],
-        )
-        return _share(converted, total), median
+        """
+        return sql, [self.at, self.server_id, self.at, *params, self.at]
 
-    async def rewarded_within_a_day(self) -> float | None:
+    def rewarded_within_a_day_query(self) -> tuple[str, list]:
         joined, params = self._joined_between(self.start - DAY_MS, self.at - DAY_MS)
-        total, quick = await self.one(
-            f"""
+        sql = f"""
             SELECT COUNT(*), COUNT(*) FILTER (WHERE first_reward_ts < joined + {DAY_MS})
             FROM ({joined})
-            """,
-            params,
-        )
-        return _share(quick, total)
+        """
+        return sql, params
 
-    async def top_ten_share(self, first_ts: int, last_ts: int) -> float | None:
-        today = self.at // DAY_MS
-        first_day, last_day = first_ts // DAY_MS, last_ts // DAY_MS
-        paid = f"CASE WHEN {_PAYS_OUT} THEN amount WHEN kind = {int(Kind.SPEND)} THEN -amount ELSE 0 END"
-        # Holdings at the instant: the current balances when nothing happened since; else
-        # summed forwards from the first day, or taken back from the current balances,
-        # whichever reads fewer days.
+    def top_ten_query(self, first_ts: int, last_ts: int) -> tuple[str, list]:
+        """All holdings at the instant, and those of the top tenth of holders."""
         if self.at > last_ts:
-            holdings = "SELECT balance AS held FROM members WHERE server_id = ?"
-            params = [self.server_id]
-        elif today - first_day <= last_day - today:
-            holdings = f"""
-                SELECT SUM(net) AS held FROM (
-                    SELECT user_id, ltz_in - ltz_out AS net FROM daily_user
-                    WHERE server_id = ? AND day < ?
-                    UNION ALL
-                    SELECT user_id, {paid} FROM ledger WHERE server_id = ? AND ts >= ? AND ts < ?
-                ) GROUP BY user_id
-            """
-            params = [self.server_id, today, self.server_id, today * DAY_MS, self.at]
+            # Nothing happened since: the current balances are the holdings.
+            holdings, params = "SELECT balance AS held FROM members WHERE server_id = ?", [
+                self.server_id
+            ]
         else:
-            holdings = f"""
-                SELECT m.balance - coalesce(later.net, 0) AS held
-                FROM members AS m LEFT JOIN (
-                    SELECT user_id, SUM(net) AS net FROM (
-                        SELECT user_id, ltz_in - ltz_out AS net FROM daily_user
-                        WHERE server_id = ? AND day >= ?
-                        UNION ALL
-                        SELECT user_id, {paid} FROM ledger
-                        WHERE server_id = ? AND ts >= ? AND ts < ?
-                    ) GROUP BY user_id
-                ) AS later ON later.user_id = m.user_id
-                WHERE m.server_id = ?
-            """
-            # At midnight the day that starts is all in the rollup, so no raw row is read.
-            next_day = _ceil_day(self.at)
-            params = [self.server_id, next_day, self.server_id, self.at, next_day * DAY_MS,
-                      self.server_id]
-        total, top = await self.one(
-            f"""
+            holdings, params = self._holdings(first_ts, last_ts)
+        sql = f"""
             WITH held AS MATERIALIZED (SELECT held FROM ({holdings}) WHERE held > 1e-9)
             SELECT (SELECT TOTAL(held) FROM held),
                    (SELECT TOTAL(held) FROM (
                         SELECT held FROM held ORDER BY held DESC
                         LIMIT (SELECT (COUNT(*) + 9) / 10 FROM held)))
-            """,
-            params,
-        )
-        return _share(top, total) if total else None
+        """
+        return sql, params
 
-    async def alive_streaks(self) -> tuple[int, float | None]:
+    def _holdings(self, first_ts: int, last_ts: int) -> tuple[str, list]:
+        """Each user's holdings at the instant, from the nearest block boundary.
+
+        Holdings at the start of boundary day X are the LTZ net of the blocks before X, or
+        the current balance less the net of the blocks from X on; the days between X and the
+        instant come from `daily_user` and the partial day from raw rows. Of the two nearest
+        boundaries and the two directions, the one that reads the fewest rows is taken.
+        """
+        today, next_day = self.at // DAY_MS, _ceil_day(self.at)
+        first_block, last_block = first_ts // DAY_MS // BLOCK_DAYS, last_ts // DAY_MS // BLOCK_DAYS
+        below = today // BLOCK_DAYS * BLOCK_DAYS
+        # A block holds about as many users as three days; the balances about one block.
+        choices = []
+        for boundary in (below, below + BLOCK_DAYS):
+            days = today - boundary if boundary <= today else boundary - next_day
+            block = boundary // BLOCK_DAYS
+            choices.append((days + 3 * max(0, block - first_block), boundary, False))
+            choices.append((days + 3 * max(0, last_block - block + 1) + 3, boundary, True))
+        _, boundary, from_balance = min(choices)
+
+        paid = (
+            f"CASE WHEN {_PAYS_OUT} THEN amount "
+            f"WHEN kind = {int(Kind.SPEND)} THEN -amount ELSE 0 END"
+        )
+        sid, block = self.server_id, boundary // BLOCK_DAYS
+        blocks = "SELECT user_id, {sign}net AS net FROM block_user WHERE server_id = ? AND block "
+        if from_balance:
+            parts = [(blocks.format(sign="-") + ">= ?", [sid, block])]
+        else:
+            parts = [(blocks.format(sign="") + "< ?", [sid, block])]
+        daily = (
+            "SELECT user_id, {sign}(ltz_in - ltz_out) FROM daily_user "
+            "WHERE server_id = ? AND day >= ? AND day < ?"
+        )
+        raw = (
+            f"SELECT user_id, {{sign}}({paid}) FROM ledger "
+            "WHERE server_id = ? AND ts >= ? AND ts < ?"
+        )
+        if boundary <= today:
+            parts.append((daily.format(sign=""), [sid, boundary, today]))
+            parts.append((raw.format(sign=""), [sid, today * DAY_MS, self.at]))
+        else:
+            parts.append((daily.format(sign="-"), [sid, next_day, boundary]))
+            parts.append((raw.format(sign="-"), [sid, self.at, next_day * DAY_MS]))
+        union = " UNION ALL ".join(sql for sql, _ in parts)
+        params = [value for _, values in parts for value in values]
+        change = f"SELECT user_id, SUM(net) AS net FROM ({union}) GROUP BY user_id"
+        if not from_balance:
+            return f"SELECT net AS held FROM ({change})", params
+        sql = f"""
+            SELECT m.balance + coalesce(change.net, 0) AS held
+            FROM members AS m LEFT JOIN ({change}) AS change ON change.user_id = m.user_id
+            WHERE m.server_id = ?
+        """
+        return sql, params + [sid]
+
+    def alive_streaks_query(self) -> tuple[str, list]:
         """How many streaks are alive at the instant, and their mean length."""
         today = self.at // DAY_MS
-        row = await self.one(
-            f"""
+        sql = f"""
             WITH today AS (
                 SELECT DISTINCT user_id FROM ledger
                 WHERE server_id = ? AND ts >= ? AND ts < ? AND kind = {_CLAIM})
@@ -303,27 +356,38 @@ class MetricReader:
                 SELECT streak FROM daily_user
                 WHERE server_id = ? AND day = ? AND claims > 0
                   AND user_id NOT IN (SELECT user_id FROM today))
-            """,
-            [self.server_id, today * DAY_MS, self.at, self.server_id, today,
-             self.server_id, today - 1],
-        )
-        return row[0], row[1]
+        """
+        return sql, [
+            self.server_id,
+            today * DAY_MS,
+            self.at,
+            self.server_id,
+            today,
+            self.server_id,
+            today - 1,
+        ]
 
-    def streak_breaks(self, claim_days: dict[int, tuple[int, int]], alive: int) -> float | None:
-        # A run of claim days [s, e] is alive until the end of day e + 1 and breaks on that
-        # day; it counts when alive inside the window, and as broken when day e + 1 lies
-        # wholly inside it. The runs ending on day c are the claimers of c less those of
-        # c + 1 who also claimed on c. The streaks alive at the end of the window count too.
-        last_full = self.at // DAY_MS - 1
-        first_day = self.start // DAY_MS - 1
-        first_broken = max(first_day, _ceil_day(self.start) - 1)
-        ended = broken = 0
-        for day in range(first_day, last_full):
-            runs_ending = claim_days.get(day, (0, 0))[0] - claim_days.get(day + 1, (0, 0))[1]
-            ended += runs_ending
-            if day >= first_broken:
-                broken += runs_ending
-        return _share(broken, ended + alive)
+
+# How many values each part of a metric set returns.
+_WIDTHS = {
+    "window": 7,
+    "totals": 2,
+    "streaks": 3,
+    "alive": 2,
+    "newcomers": 3,
+    "quick": 2,
+    "top": 2,
+    "dau": 1,
+    "wau": 1,
+}
+
+
+def _as_one_statement(parts: dict[str, tuple[str, list]]) -> tuple[str, list]:
+    """Queries of one row each as one statement: each a CTE, all joined into one row."""
+    ctes = ", ".join(f"part_{name} AS MATERIALIZED ({sql})" for name, (sql, _) in parts.items())
+    tables = ", ".join(f"part_{name}" for name in parts)
+    params = [value for _, values in parts.values() for value in values]
+    return f"WITH {ctes} SELECT * FROM {tables}", params
 
 
 def _ratio(numerator: float, denominator: int) -> float | None:

@@ -37,6 +37,7 @@ class SqliteStore:
         self._reader = reader
         self._write_lock = asyncio.Lock()
         self._read_lock = self._write_lock if reader is writer else asyncio.Lock()
+        # Batches not yet being written: their rows, and one future that all their callers share.
         self._pending: deque[tuple[list[LedgerRow], asyncio.Future]] = deque()
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task | None = None
@@ -94,15 +95,20 @@ class SqliteStore:
     async def add(self, rows: list[LedgerRow], *, wait: bool = True) -> None:
         if not rows:
             return
-        future = asyncio.get_running_loop().create_future()
-        self._pending.append((list(rows), future))
-        self._outstanding.add(future)
-        future.add_done_callback(self._outstanding.discard)
+        # Rows join the last batch waiting to be written while it has room: a burst of
+        # single rows is a few batches and a few futures, not one future a row.
+        if self._pending and len(self._pending[-1][0]) < BATCH_ROWS:
+            batch, future = self._pending[-1]
+        else:
+            batch, future = [], asyncio.get_running_loop().create_future()
+            self._pending.append((batch, future))
+            self._outstanding.add(future)
+            future.add_done_callback(self._outstanding.discard)
+            future.add_done_callback(_consume)
+        batch.extend(rows)
         self._wake.set()
         if wait:
             await asyncio.shield(future)
-        else:
-            future.add_done_callback(_consume)
 
     async def flush(self) -> None:
         """Wait until every row queued so far is written (or has failed)."""
@@ -123,23 +129,16 @@ class SqliteStore:
 
     async def _drain(self) -> None:
         while self._pending:
-            batch, futures, size = [], [], 0
-            while self._pending and size < BATCH_ROWS:
-                rows, future = self._pending.popleft()
-                batch.extend(rows)
-                futures.append(future)
-                size += len(rows)
+            batch, future = self._pending.popleft()
             try:
                 await self._write_live(batch)
             except Exception as error:
                 log.exception("Could not write %d ledger rows", len(batch))
-                for future in futures:
-                    if not future.done():
-                        future.set_exception(error)
+                if not future.done():
+                    future.set_exception(error)
             else:
-                for future in futures:
-                    if not future.done():
-                        future.set_result(None)
+                if not future.done():
+                    future.set_result(None)
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -22,7 +22,12 @@ from .ledger import DAY_MS, Kind
 # From this many whole days on, blocks are read instead of daily rows.
 BLOCKS_FROM_DAYS = 4
 
-_CLAIM, _REWARD, _EVENT, _VOICE = int(Kind.CLAIM), int(Kind.REWARD), int(Kind.EVENT), int(Kind.VOICE)
+_CLAIM, _REWARD, _EVENT, _VOICE = (
+    int(Kind.CLAIM),
+    int(Kind.REWARD),
+    int(Kind.EVENT),
+    int(Kind.VOICE),
+)
 _PAYS_OUT = f"(kind IN ({_CLAIM}, {_REWARD}) AND amount > 0)"
 FIELDS = ("claims", "rewards", "events", "voice", "engaged")
 
@@ -45,8 +50,10 @@ _DAILY = {
 def _at_most_three(bits: str) -> str:
     """SQL for min(3, number of bits set in `bits`): clearing the lowest set bit, twice."""
     once = f"({bits} & ({bits} - 1))"
-    return (f"CASE WHEN {bits} = 0 THEN 0 WHEN {once} = 0 THEN 1 "
-            f"WHEN ({once} & ({once} - 1)) = 0 THEN 2 ELSE 3 END")
+    return (
+        f"CASE WHEN {bits} = 0 THEN 0 WHEN {once} = 0 THEN 1 "
+        f"WHEN ({once} & ({once} - 1)) = 0 THEN 2 ELSE 3 END"
+    )
 
 
 def _block(window: int) -> dict[str, str]:
@@ -92,8 +99,11 @@ def activity_per_user(server_id: int, windows: list[Window]) -> tuple[str, list]
 
     def select(expressions: dict[int, dict[str, str]]) -> str:
         listed = [
-            f"{expressions[number][field]} AS {field}_{number}" if number in expressions
-            else f"0 AS {field}_{number}"
+            (
+                f"{expressions[number][field]} AS {field}_{number}"
+                if number in expressions
+                else f"0 AS {field}_{number}"
+            )
             for number, field in columns
         ]
         return ", ".join(["user_id", *listed])
@@ -119,8 +129,11 @@ def activity_per_user(server_id: int, windows: list[Window]) -> tuple[str, list]
                 if low < high:
                     cases.append("WHEN ? THEN ?")
                     mask_params += [block, (1 << high) - (1 << low)]
-            masks.append(f"CASE block {' '.join(cases)} ELSE 0 END AS mask_{number}"
-                         if cases else f"0 AS mask_{number}")
+            masks.append(
+                f"CASE block {' '.join(cases)} ELSE 0 END AS mask_{number}"
+                if cases
+                else f"0 AS mask_{number}"
+            )
         # Only the rows with some activity inside a window are worth sorting by user.
         active = " OR ".join(
             f"({'engage_days' if 'engaged' in window.fields else 'claim_days'} & mask_{number})"
@@ -153,7 +166,9 @@ def window_totals(server_id: int, start: int, end: int) -> tuple[str, list]:
     """SQL for the LTZ distributed and the events triggered in `[start, end)`."""
     window = Window(start, end)
     first, last = window.whole_days
-    parts = ["SELECT ltz_in, events FROM daily_server WHERE server_id = ? AND day >= ? AND day < ?"]
+    parts = [
+        "SELECT ltz_in, events FROM daily_server WHERE server_id = ? AND day >= ? AND day < ?"
+    ]
     params: list = [server_id, first, last]
     for begin, finish in window.partial_slices:
         parts.append(

@@ -25,7 +25,8 @@ def load(conn, server_id: int) -> pd.DataFrame:
     """Every raw row of a server, as a DataFrame, from a sqlite3 connection."""
     return pd.read_sql_query(
         "SELECT user_id, ts, kind, amount FROM ledger WHERE server_id = ?",
-        conn, params=(server_id,),
+        conn,
+        params=(server_id,),
     )
 
 
@@ -97,15 +98,17 @@ def metrics(frame: pd.DataFrame, at_ms: int, period_days: int) -> dict[str, floa
     converted = engaging["user_id"][after_join].nunique()
     values["new_user_conversion"] = _share(converted, len(newcomers))
 
-    engaged = np.unique(user[in_window & (is_claim | pays | (kind == _REWARD) | is_event
-                                         | (kind == _VOICE))])
+    engaged = np.unique(
+        user[in_window & (is_claim | pays | (kind == _REWARD) | is_event | (kind == _VOICE))]
+    )
     voice = (kind == _VOICE) & np.isin(user, engaged)
     session_end = ts + amount * 1000
     overlapping = voice & (ts < at_ms) & ((ts >= start) | (session_end > start))
     values["voice_participation"] = _share(len(np.unique(user[overlapping])), len(engaged))
 
-    values["reward_efficiency"] = _ratio(float(amount[pays & in_window].sum()),
-                                         len(window_claimers))
+    values["reward_efficiency"] = _ratio(
+        float(amount[pays & in_window].sum()), len(window_claimers)
+    )
     earlier = claimers(at_ms - 2 * length, start)
     values["churn_rate"] = _share(len(np.setdiff1d(earlier, window_claimers)), len(earlier))
 
@@ -122,8 +125,12 @@ def metrics(frame: pd.DataFrame, at_ms: int, period_days: int) -> dict[str, floa
     values["events_per_active_user"] = _ratio(events_in_window, len(window_claimers))
 
     rewarded_new = newcomers[newcomers.index.isin(first_reward.index)]
-    hours = np.maximum(0, first_reward.reindex(rewarded_new.index).to_numpy()
-                       - rewarded_new.to_numpy()) / HOUR_MS
+    hours = (
+        np.maximum(
+            0, first_reward.reindex(rewarded_new.index).to_numpy() - rewarded_new.to_numpy()
+        )
+        / HOUR_MS
+    )
     values["time_to_first_reward"] = float(np.median(hours)) if len(hours) else None
 
     cohort = joined[(joined >= start - DAY_MS) & (joined < at_ms - DAY_MS)]
@@ -133,8 +140,9 @@ def metrics(frame: pd.DataFrame, at_ms: int, period_days: int) -> dict[str, floa
     values["repeat_event_rate"] = _ratio(events_in_window, len(rewarded))
     event_counts = pd.Series(user[is_event & in_window]).value_counts()
     repeaters = event_counts[event_counts >= 3].index
-    values["repeat_event_rate_pct"] = _share(int(np.isin(rewarded, repeaters).sum()),
-                                             len(rewarded))
+    values["repeat_event_rate_pct"] = _share(
+        int(np.isin(rewarded, repeaters).sum()), len(rewarded)
+    )
 
     streaks = pd.Series(streak, index=pd.MultiIndex.from_arrays([day_user, day]))
     on_today = streaks[day == today].droplevel(1)

@@ -49,8 +49,11 @@ def end_of_history(path: Path) -> int:
 
 def cases(path: Path) -> list[tuple[Instant, str, int, int]]:
     end = end_of_history(path)
-    return [(instant, period, end + instant.offset_ms, days)
-            for instant in INSTANTS for period, days in PERIODS]
+    return [
+        (instant, period, end + instant.offset_ms, days)
+        for instant in INSTANTS
+        for period, days in PERIODS
+    ]
 
 
 async def _probe(stop: asyncio.Event, worst: list[float]) -> None:
@@ -84,8 +87,12 @@ async def time_metric_sets(path: Path, server_id: int, runs: int) -> dict:
 
 
 def _child(*arguments: str) -> dict:
-    done = subprocess.run([sys.executable, "-m", "scripts.bench_child", *arguments],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "scripts.bench_child", *arguments],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -98,11 +105,19 @@ def fast_memory(path: Path, server_id: int) -> dict:
 def pandas_baseline(path: Path, server_id: int, runs: int, checked: list[int]) -> dict:
     """The naive path in its own process: timed on the first case, values for the checked."""
     everything = cases(path)
-    typical = next(i for i, (instant, period, _, _) in enumerate(everything)
-                   if instant.label == "last day 14:37" and period == "week")
+    typical = next(
+        i
+        for i, (instant, period, _, _) in enumerate(everything)
+        if instant.label == "last day 14:37" and period == "week"
+    )
     chosen = [typical] + [i for i in checked if i != typical]
-    result = _child("pandas", str(path), str(server_id),
-                    json.dumps([[everything[i][2], everything[i][3]] for i in chosen]), str(runs))
+    result = _child(
+        "pandas",
+        str(path),
+        str(server_id),
+        json.dumps([[everything[i][2], everything[i][3]] for i in chosen]),
+        str(runs),
+    )
     result["case"] = everything[typical][0].label + ", " + everything[typical][1]
     result["checked"] = chosen
     return result
@@ -147,8 +162,11 @@ async def nightly_snapshot(path: Path, kpis: list[Kpi], write: bool) -> dict:
                 await store.put_snapshot(snapshot)
         seconds = time.perf_counter() - started
         if write:
-            await store.transaction(lambda conn: conn.execute(
-                "DELETE FROM discord_kpi_snapshots WHERE snapshot_date = ?", [day.isoformat()]))
+            await store.transaction(
+                lambda conn: conn.execute(
+                    "DELETE FROM discord_kpi_snapshots WHERE snapshot_date = ?", [day.isoformat()]
+                )
+            )
     finally:
         await store.close()
     return {"servers": len(servers), "seconds": seconds}
@@ -158,8 +176,12 @@ def pandas_snapshot_estimate(path: Path, sample: int) -> dict:
     """Seconds the naive path would take for every server, from an even sample of them."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        servers = [row[0] for row in conn.execute(
-            "SELECT server_id FROM members GROUP BY server_id ORDER BY COUNT(*)")]
+        servers = [
+            row[0]
+            for row in conn.execute(
+                "SELECT server_id FROM members GROUP BY server_id ORDER BY COUNT(*)"
+            )
+        ]
         at = end_of_history(path)
         step = max(1, len(servers) // sample)
         chosen = servers[::step]

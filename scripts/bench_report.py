@@ -32,8 +32,10 @@ PERIOD_OF = ["day", "week", "week", "week", "month", "quarter", "week", "month"]
 
 def _kpis() -> list[Kpi]:
     names = list(METRICS) + list(CUSTOM)
-    return [Kpi(name, 10.0 + number, PERIOD_OF[number % len(PERIOD_OF)], 80.0)
-            for number, name in enumerate(names)]
+    return [
+        Kpi(name, 10.0 + number, PERIOD_OF[number % len(PERIOD_OF)], 80.0)
+        for number, name in enumerate(names)
+    ]
 
 
 def _info(name: str) -> MetricInfo:
@@ -120,7 +122,9 @@ async def reports(path: Path, server_id: int, count: int) -> dict:
     finally:
         await store.close()
     return {
-        "reports": count, "seconds": statistics.median(seconds), "images": images,
+        "reports": count,
+        "seconds": statistics.median(seconds),
+        "images": images,
         "worst_loop_wait_ms": 1000 * worst[0],
         "rss_after_10_mb": memory[0] if memory else None,
         "rss_at_end_mb": memory[-1] if memory else None,

@@ -40,17 +40,22 @@ async def compaction(path: Path, scratch: Path, server_id: int, keep_days: int) 
     store = await SqliteStore.open(scratch)
     try:
         rows_before = (await store._one("SELECT COUNT(*) FROM ledger", []))[0]
-        before = {(at, days): await store.metrics(server_id, at, days)
-                  for at in instants for days in periods}
+        before = {
+            (at, days): await store.metrics(server_id, at, days)
+            for at in instants
+            for days in periods
+        }
         started = time.perf_counter()
         deleted = await retention.compact(store, server_id, horizon_day)
         seconds = time.perf_counter() - started
         changed = [
-            (at, days) for (at, days), values in before.items()
+            (at, days)
+            for (at, days), values in before.items()
             if bench_pandas.same_values(await store.metrics(server_id, at, days), values)
         ]
-        kept_old = (await store._one(
-            "SELECT COUNT(*) FROM ledger WHERE ts < ?", [horizon_day * DAY_MS]))[0]
+        kept_old = (
+            await store._one("SELECT COUNT(*) FROM ledger WHERE ts < ?", [horizon_day * DAY_MS])
+        )[0]
     finally:
         await store.close()
     compacted_bytes = _size(scratch)
@@ -61,8 +66,13 @@ async def compaction(path: Path, scratch: Path, server_id: int, keep_days: int) 
         conn.close()
     vacuumed_bytes = _size(scratch)
     return {
-        "rows_before": rows_before, "deleted": deleted, "kept_old_rows": kept_old,
-        "seconds": seconds, "checked": len(before), "changed": len(changed),
-        "bytes_before": before_bytes, "bytes_compacted": compacted_bytes,
+        "rows_before": rows_before,
+        "deleted": deleted,
+        "kept_old_rows": kept_old,
+        "seconds": seconds,
+        "checked": len(before),
+        "changed": len(changed),
+        "bytes_before": before_bytes,
+        "bytes_compacted": compacted_bytes,
         "bytes_vacuumed": vacuumed_bytes,
     }

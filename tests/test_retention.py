@@ -67,8 +67,11 @@ async def test_values_whose_windows_are_past_the_horizon_are_unchanged(ledger):
         assert len(old) == len(ledger) - deleted - len(await store.ledger_rows(SERVER, horizon))
         # What stays of the compacted days: sessions running past midnight, and the first
         # activity after joining of members active before their join row.
-        crossing = [row for row in old if row.kind is Kind.VOICE
-                    and row.ts_ms + row.amount * 1000 > (row.day + 1) * DAY_MS]
+        crossing = [
+            row
+            for row in old
+            if row.kind is Kind.VOICE and row.ts_ms + row.amount * 1000 > (row.day + 1) * DAY_MS
+        ]
         assert crossing and len(crossing) < len(old)
         assert {row.kind for row in old} - {Kind.VOICE} <= {Kind.CLAIM, Kind.REWARD, Kind.EVENT}
         assert await _tables(store) == kept_before
@@ -80,7 +83,9 @@ async def test_values_whose_windows_are_past_the_horizon_are_unchanged(ledger):
                     continue
                 expected = reference_metrics(ledger, at, days)
                 assert same_values(await store.metrics(SERVER, at, days), expected) == [], (
-                    (at - first * DAY_MS) / DAY_MS, days)
+                    (at - first * DAY_MS) / DAY_MS,
+                    days,
+                )
                 checked += 1
         assert checked == len(midnights) * len(PERIODS) + 7
     finally:
