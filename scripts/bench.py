@@ -6,7 +6,7 @@ uncompacted file). The generated databases are kept under `.bench/`, so a second
 the generation. See docs/performance.md for what is measured and why.
 
 Options: `--reports N` renders N reports for the memory check (default 40; 500 for the full
-check, which takes several minutes more), `--runs N` times each metric set N times (default
+check, which takes about 25 minutes more), `--runs N` times each metric set N times (default
 5 at 1M rows, 3 at 10M).
 """
 
