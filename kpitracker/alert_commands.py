@@ -27,13 +27,12 @@ from .alerts import (
     recovery_line,
     route,
 )
-from .commands import Flags, KpiCommands, autocomplete_metric
+from .commands import NO_MENTIONS, Flags, KpiCommands, autocomplete_metric
 from .converters import Choice, MetricName, Switch, parse_number
 from .kpis import setting_problem
 
 log = logging.getLogger("red.kpicogs.kpitracker")
 
-QUIET = discord.AllowedMentions.none()
 SEVERITY_CHOICES = tuple(reversed(SEVERITIES))  # critical first, as people list them
 NOWHERE_NOTE = (
     "⚠️ Alerts with no channel of their own have nowhere to go: no route matches them. "
@@ -244,7 +243,9 @@ class AlertCommands:
         note = cannot_post(ctx.guild, options.channel)
         if settings.escalation_role_id and not settings.escalation_days:
             note += " The escalation role is mentioned once `escalation_days:` is set."
-        await ctx.send(f"Saved the alert of `{metric}`: {summary}{note}", allowed_mentions=QUIET)
+        await ctx.send(
+            f"Saved the alert of `{metric}`: {summary}{note}", allowed_mentions=NO_MENTIONS
+        )
 
     @kpi_alert_config.autocomplete("metric")
     async def _alert_config_metric_autocomplete(self, interaction, current):
@@ -344,7 +345,7 @@ class AlertCommands:
         if await self._alerts_with_nowhere_to_go(guild, chosen, settings, compounds, routes):
             lines.append(NOWHERE_NOTE)
         for page in pagify("\n".join(lines)):
-            await ctx.send(page, allowed_mentions=QUIET)
+            await ctx.send(page, allowed_mentions=NO_MENTIONS)
 
     async def _alerts_with_nowhere_to_go(self, guild, kpis, settings, compounds, routes) -> bool:
         owns = [
@@ -372,7 +373,7 @@ class AlertCommands:
             and route(settings.severity, settings.channel_id, routes).channel_id is None
         ):
             text += "\n" + NOWHERE_NOTE
-        await ctx.send(text, allowed_mentions=QUIET)
+        await ctx.send(text, allowed_mentions=NO_MENTIONS)
 
 
 def settling_text(minutes: float) -> str:

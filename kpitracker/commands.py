@@ -19,6 +19,9 @@ from .report import KpiReading
 
 log = logging.getLogger("red.kpicogs.kpitracker")
 
+# Replies that echo what admins typed (names, formulas, descriptions) never ping anyone.
+NO_MENTIONS = discord.AllowedMentions.none()
+
 
 class Flags(FlagConverter, prefix="", delimiter=":", case_insensitive=True):
     """Options are written `key:value`, as in `metric:daily_active_users`."""

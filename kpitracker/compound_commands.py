@@ -13,7 +13,7 @@ from discord.ext.commands import flag
 from redbot.core import commands
 from redbot.core.utils.chat_formatting import pagify
 
-from .alert_commands import QUIET, SEVERITY_CHOICES, cannot_post, channel_text, state_text
+from .alert_commands import SEVERITY_CHOICES, cannot_post, channel_text, state_text
 from .alert_messages import history_line
 from .alert_rules import (
     COMPOUND_PREFIX,
@@ -24,7 +24,7 @@ from .alert_rules import (
     conditions_text,
 )
 from .alerts import FREQUENCIES, SEVERITY_ICONS, route
-from .commands import Flags, KpiCommands
+from .commands import NO_MENTIONS, Flags, KpiCommands
 from .conditions import ConditionError, parse_conditions
 from .converters import Choice, Switch, parse_number, unquote
 
@@ -186,7 +186,7 @@ class CompoundCommands:
             f"Created the compound alert `{alert.name}`: {SEVERITY_ICONS[alert.severity]} "
             f"{alert.severity}, {alert.frequency}, when `{conditions_text(alert)}`."
             f"{cannot_post(ctx.guild, options.channel)}",
-            allowed_mentions=QUIET,
+            allowed_mentions=NO_MENTIONS,
         )
 
     @kpi_compound_alert.command(name="list")
@@ -219,7 +219,7 @@ class CompoundCommands:
                 f" · {alert.severity}, {alert.frequency} · {state}"
             )
         for page in pagify("\n".join(lines)):
-            await ctx.send(page, allowed_mentions=QUIET)
+            await ctx.send(page, allowed_mentions=NO_MENTIONS)
 
     @kpi_compound_alert.command(name="view")
     async def kpi_compound_view(self, ctx: commands.Context, *, options: NameFlags) -> None:
@@ -262,7 +262,7 @@ class CompoundCommands:
             lines.append(
                 f"⚠️ A message could not be posted: {found.delivery_error}; it is retried."
             )
-        await ctx.send("\n".join(lines), allowed_mentions=QUIET)
+        await ctx.send("\n".join(lines), allowed_mentions=NO_MENTIONS)
 
     @kpi_compound_alert.command(name="toggle")
     @commands.admin_or_permissions(manage_guild=True)
@@ -322,7 +322,7 @@ class CompoundCommands:
         title = f"**History of {options.name}**" if options.name else "**Compound alert history**"
         lines = [f"{title} (latest first)"] + [history_line(event) for event in events]
         for page in pagify("\n".join(lines)):
-            await ctx.send(page, allowed_mentions=QUIET)
+            await ctx.send(page, allowed_mentions=NO_MENTIONS)
 
     for _command in (
         kpi_compound_view,

@@ -13,7 +13,7 @@ from redbot.core import commands
 from redbot.core.utils.chat_formatting import pagify
 
 from .catalogue import DEFAULT_PERIOD, MetricInfo, ValueType
-from .commands import Flags, KpiCommands
+from .commands import NO_MENTIONS, Flags, KpiCommands
 from .converters import Choice, Period, Switch, Target, unquote
 from .custom_metrics import (
     CustomMetric,
@@ -41,7 +41,6 @@ ALERT_SETTING_KEYS = {
     "compound_alerts": "compound alert",
 }
 # Replies echo names and formulas that users wrote; they never ping anyone.
-NO_MENTIONS = discord.AllowedMentions.none()
 PLAIN_NUMBER = MetricInfo("formula", "formula", "a formula's result", "", ValueType.COUNT, True)
 
 

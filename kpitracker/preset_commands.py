@@ -11,7 +11,7 @@ from discord.ext.commands import flag
 from redbot.core import commands
 from redbot.core.utils.chat_formatting import pagify
 
-from .commands import Flags, KpiCommands
+from .commands import NO_MENTIONS, Flags, KpiCommands
 from .converters import Switch, unquote
 from .custom_metric_commands import Text
 from .preset_messages import TYPE_SINGULAR, describe_plan, describe_preset
@@ -33,7 +33,6 @@ from .presets import (
 log = logging.getLogger("red.kpicogs.kpitracker")
 
 # Preset names and descriptions are written by admins of any server; echoing them never pings.
-NO_MENTIONS = discord.AllowedMentions.none()
 
 # The alert settings a saved configuration keeps, by Config key, when the server has them.
 PRESET_ALERT_KEYS = ("alert_settings", "alert_routes", "compound_alerts")

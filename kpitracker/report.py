@@ -9,7 +9,6 @@ import discord
 from .kpis import Kpi, achievement, status
 
 FIELDS_PER_EMBED = 20
-EMBEDS_PER_MESSAGE = 10
 EMBED_COLOUR = discord.Colour(0x5865F2)
 
 
@@ -55,20 +54,3 @@ def report_embeds(title: str, readings: list[KpiReading], footer: str) -> list[d
         embed.set_footer(text=footer[:2048])
         embeds.append(embed)
     return embeds
-
-
-def batches(embeds: list[discord.Embed]) -> list[list[discord.Embed]]:
-    """Split embeds into messages: at most ten and 6,000 characters of embed text each."""
-    messages: list[list[discord.Embed]] = []
-    current: list[discord.Embed] = []
-    size = 0
-    for embed in embeds:
-        length = len(embed)
-        if current and (len(current) == EMBEDS_PER_MESSAGE or size + length > 6000):
-            messages.append(current)
-            current, size = [], 0
-        current.append(embed)
-        size += length
-    if current:
-        messages.append(current)
-    return messages

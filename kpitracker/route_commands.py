@@ -8,9 +8,9 @@ import discord
 from discord.ext.commands import flag
 from redbot.core import commands
 
-from .alert_commands import QUIET, SEVERITY_CHOICES, cannot_post, channel_text, route_text
+from .alert_commands import SEVERITY_CHOICES, cannot_post, channel_text, route_text
 from .alerts import ROUTE_SEVERITIES, SEVERITY_ICONS, Route, route
-from .commands import Flags, KpiCommands
+from .commands import NO_MENTIONS, Flags, KpiCommands
 from .converters import Choice, Switch
 
 
@@ -83,7 +83,7 @@ class RouteCommands:
         await ctx.send(
             f"Saved the route: {route_text(options.severity, item)}."
             f"{cannot_post(ctx.guild, channel)}",
-            allowed_mentions=QUIET,
+            allowed_mentions=NO_MENTIONS,
         )
 
     @kpi_role_alerts.command(name="list")
@@ -118,7 +118,7 @@ class RouteCommands:
                     f"- {SEVERITY_ICONS[severity]} `{severity}` has no route of its "
                     f"own: {where}"
                 )
-        await ctx.send("\n".join(lines), allowed_mentions=QUIET)
+        await ctx.send("\n".join(lines), allowed_mentions=NO_MENTIONS)
 
     @kpi_role_alerts.command(name="remove")
     @commands.admin_or_permissions(manage_guild=True)
